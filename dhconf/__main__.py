@@ -1,0 +1,3 @@
+from dhconf.cli import main
+
+main()
