@@ -13,7 +13,7 @@ from typing import Any
 # The exit codes, one table. The README repeats it.
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_INVALID = 2
+EXIT_INVALID = 2  # also what click uses for usage errors
 EXIT_ROLLED_BACK = 3
 EXIT_ROLLBACK_FAILED = 4
 EXIT_CHANGED = 5

@@ -1,0 +1,302 @@
+"""The write commands as one transaction: plan, apply, restart, verify, and roll back on failure.
+
+``change_hosts`` serves ``set``, ``add`` and ``remove``; ``rollback_last``
+serves ``rollback``. Both are library calls: the CLI and the Ansible module
+call them with keyword arguments and get an ``Outcome`` back, or an error
+from ``dhconf.errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dhconf.errors import InvalidInput, ProbeFailed, RollbackFailed, RolledBack, ServiceError
+from dhconf.findings import INFO, WARNING, Finding
+from dhconf.hosts import Host, parse_host
+from dhconf.request import Request, check_tls_files, check_via
+from dhconf.rootfs import RootFS
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    changed: bool
+    dry_run: bool
+    before: list[str]
+    after: list[str]
+    files: list[dict[str, Any]] = field(default_factory=list)
+    restart: dict[str, Any] | None = None
+    verify: list[dict[str, Any]] = field(default_factory=list)
+    rolled_back: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    via: str | None = None
+    journal: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "dry_run": self.dry_run,
+            "via": self.via,
+            "hosts": {"before": self.before, "after": self.after},
+            "files": self.files,
+            "restart": self.restart,
+            "verify": self.verify,
+            "rolled_back": self.rolled_back,
+            "journal": self.journal,
+            "findings": [finding.to_json() for finding in self.findings],
+        }
+
+
+def _notify_default(message: str) -> None:
+    log.info("%s", message)
+
+
+def target_hosts(mode: str, current: Sequence[Host], requested: Sequence[Host]) -> list[Host]:
+    """Return the host set that ``set``, ``add`` or ``remove`` asks for."""
+    if mode == "set":
+        return list(dict.fromkeys(requested))
+    if mode == "add":
+        return list(dict.fromkeys([*current, *requested]))
+    if mode == "remove":
+        missing = [str(host) for host in requested if host not in current]
+        if missing:
+            log.warning("not among the current hosts, nothing to remove: %s", ", ".join(missing))
+        remaining = [host for host in current if host not in requested]
+        if not remaining:
+            raise InvalidInput(
+                "removing every host would leave dockerd on its default socket only; "
+                "use 'dhconf set -H unix:///var/run/docker.sock' to say so explicitly"
+            )
+        return remaining
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def change_hosts(
+    *,
+    mode: str,
+    hosts: Sequence[str],
+    root: str = "/",
+    scope: str = "system",
+    unit: str | None = None,
+    via: str = "auto",
+    tlsverify: bool = False,
+    tlscacert: str | None = None,
+    tlscert: str | None = None,
+    tlskey: str | None = None,
+    allow_insecure_tcp: bool = False,
+    dry_run: bool = False,
+    restart: bool = True,
+    verify: bool = True,
+    timeout: float | None = None,
+    probe_tls: Any = None,
+    environ: Mapping[str, str] | None = None,
+    notify: Notify = _notify_default,
+) -> Outcome:
+    """Make dockerd listen on the requested hosts; see the module docstring."""
+    from dhconf.detect import detect
+    from dhconf.plan import plan_change
+
+    fs = RootFS(root)
+    requested = [parse_host(text) for text in hosts]
+    if not requested:
+        raise InvalidInput("no host given: add at least one -H HOST")
+    check_via(via)
+    tls = check_tls_files(fs, tlsverify, tlscacert, tlscert, tlskey)
+
+    with _maybe_lock(fs, dry_run):
+        findings = [] if dry_run else _recover_unfinished(fs, notify)
+        detection = detect(fs, scope=scope, unit=unit, environ=environ)
+        wanted = target_hosts(mode, detection.hosts, requested)
+        plan = plan_change(fs, detection, Request(wanted, via, tls, allow_insecure_tcp))
+        outcome = Outcome(
+            changed=plan.changed,
+            dry_run=dry_run,
+            before=[str(host) for host in plan.before],
+            after=[str(host) for host in plan.after],
+            files=[planned.to_json() for planned in plan.files],
+            findings=findings + plan.findings,
+            via=plan.via,
+        )
+        if dry_run or not plan.changed:
+            return outcome
+        journal = _write(fs, plan, mode)
+        outcome.journal = journal.directory
+        if not _can_restart(fs, restart, outcome):
+            _commit(fs, journal)
+            return outcome
+        _restart_and_verify(fs, detection, plan, journal, outcome, verify, timeout, probe_tls, notify)
+        _commit(fs, journal)
+        return outcome
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _maybe_lock(fs: RootFS, dry_run: bool) -> Any:
+    if dry_run:
+        return _NoLock()
+    from dhconf.apply import Lock
+
+    return Lock(fs)
+
+
+def _recover_unfinished(fs: RootFS, notify: Notify) -> list[Finding]:
+    from dhconf.apply import recover
+
+    report = recover(fs)
+    if report is None:
+        return []
+    message = (
+        f"an earlier dhconf run stopped before finishing transaction {report.journal_id}; "
+        f"restored its files to their previous content: {', '.join(report.paths) or 'none'}"
+    )
+    notify(message)
+    return [Finding("transaction_recovered", WARNING, message)]
+
+
+def _write(fs: RootFS, plan: Any, mode: str) -> Any:
+    from dhconf.apply import FileChange, apply_changes
+
+    changes = [
+        FileChange(
+            path=planned.path,
+            action=planned.action,
+            content=planned.after.encode() if planned.after is not None else None,
+        )
+        for planned in plan.files
+    ]
+    return apply_changes(fs, changes, command=f"dhconf {mode}")
+
+
+def _commit(fs: RootFS, journal: Any) -> None:
+    from dhconf.apply import commit
+
+    commit(fs, journal)
+
+
+def _can_restart(fs: RootFS, restart: bool, outcome: Outcome) -> bool:
+    if restart and fs.is_live:
+        return True
+    why = "--no-restart was given" if not restart else f"--root {fs.root} is not this machine's root"
+    outcome.findings.append(
+        Finding(
+            "not_restarted",
+            INFO,
+            f"the files are written but the daemon was not restarted ({why}); "
+            "it keeps its old bindings until it restarts.",
+        )
+    )
+    return False
+
+
+def _restart_and_verify(
+    fs: RootFS,
+    detection: Any,
+    plan: Any,
+    journal: Any,
+    outcome: Outcome,
+    verify: bool,
+    timeout: float | None,
+    probe_tls: Any,
+    notify: Notify,
+) -> None:
+    from dhconf import restart as restarter
+
+    if detection.daemon_json is not None and not detection.daemon_json.live_restore:
+        notify(f"restarting {detection.service}: running containers stop (live-restore is off)")
+    try:
+        outcome.restart = restarter.restart_daemon(detection, plan.unit_changed, timeout)
+        if verify:
+            outcome.verify = restarter.verify_hosts(detection, plan.after, timeout, probe_tls, notify)
+    except (ServiceError, ProbeFailed) as err:
+        _roll_back(fs, detection, plan, journal, outcome, err, timeout, probe_tls, notify)
+
+
+def _roll_back(
+    fs: RootFS,
+    detection: Any,
+    plan: Any,
+    journal: Any,
+    outcome: Outcome,
+    error: Exception,
+    timeout: float | None,
+    probe_tls: Any,
+    notify: Notify,
+) -> None:
+    from dhconf import restart as restarter
+    from dhconf.apply import restore
+
+    notify(f"the change failed ({error}); restoring the previous files")
+    try:
+        restore(fs, journal)
+        restarter.restart_daemon(detection, plan.unit_changed, timeout)
+        checks = restarter.verify_hosts(detection, plan.before, timeout, probe_tls, notify) if plan.before else []
+    except Exception as second:  # noqa: BLE001 - any failure here is reported with the backups' place
+        raise RollbackFailed(
+            f"{error}; then the rollback failed too: {second}. The previous files are backed up in "
+            f"{journal.directory}; restore them by hand and restart the daemon",
+            journal=journal.directory,
+            outcome=outcome.to_json(),
+        ) from second
+    outcome.rolled_back = True
+    outcome.verify = checks
+    raise RolledBack(
+        f"{error}; the previous files are restored and the daemon answers on its old bindings again",
+        outcome=outcome.to_json(),
+    ) from error
+
+
+def rollback_last(
+    *,
+    root: str = "/",
+    scope: str = "system",
+    unit: str | None = None,
+    dry_run: bool = False,
+    restart: bool = True,
+    verify: bool = True,
+    timeout: float | None = None,
+    environ: Mapping[str, str] | None = None,
+    notify: Notify = _notify_default,
+) -> Outcome:
+    """Restore the files of the last transaction, then restart and verify."""
+    from dhconf import restart as restarter
+    from dhconf.apply import last_journal, restore
+    from dhconf.detect import detect
+
+    fs = RootFS(root)
+    with _maybe_lock(fs, dry_run):
+        journal = last_journal(fs)
+        if journal is None:
+            raise InvalidInput(f"no dhconf transaction to roll back under {os.path.join(root, 'var/lib/dhconf')}")
+        before = detect(fs, scope=scope, unit=unit, environ=environ)
+        outcome = Outcome(
+            changed=True,
+            dry_run=dry_run,
+            before=[str(host) for host in before.hosts],
+            after=[],
+            files=[{"path": entry.path, "action": "restore"} for entry in journal.files],
+            journal=journal.directory,
+        )
+        if dry_run:
+            return outcome
+        restore(fs, journal)
+        after = detect(fs, scope=scope, unit=unit, environ=environ)
+        outcome.after = [str(host) for host in after.hosts]
+        if _can_restart(fs, restart, outcome):
+            unit_changed = any(".service" in entry.path or entry.path.endswith(".conf") for entry in journal.files)
+            outcome.restart = restarter.restart_daemon(after, unit_changed, timeout)
+            if verify:
+                outcome.verify = restarter.verify_hosts(after, after.hosts, timeout, None, notify)
+        return outcome
