@@ -111,6 +111,14 @@ def _add_flag_sources(detection: Detection, by_origin: dict[Origin, list[str]]) 
             Source(origin.kind, origin.path, hosts, True, origin.variable, origin.line, reader)
         )
         seen.add((origin.path, origin.variable))
+    if detection.script_options is not None and detection.script_options not in seen:
+        path, name = detection.script_options
+        parsed = detection.variable_files.get(path)
+        assignment = parsed.last(name) if parsed is not None else None
+        detection.sources.append(
+            Source("shell-file", path, [], True, name, assignment.line if assignment else None, "sh")
+        )
+        seen.add((path, name))
     for path, parsed in detection.variable_files.items():
         for name in sorted(detection.expanded_variables):
             if (path, name) in seen or name not in parsed.values:
