@@ -300,7 +300,7 @@ def _translate(
     if isinstance(err, ssl.SSLCertVerificationError):
         return AttemptFailed(
             f"{label}: the daemon's certificate failed verification against "
-            f"{tls.cacert if tls else 'the CA'!r} for {target.address!r}: "
+            f"{_ca_name(tls)} for {target.address!r}: "
             f"{err.verify_message}; check --tlscacert and that the certificate "
             f"names {target.address!r}",
             retryable=False,
@@ -385,6 +385,13 @@ def _translate_os(err: OSError, target: Target, label: str) -> AttemptFailed:
     return AttemptFailed(
         f"{label}: cannot connect to {target}: {_os_reason(err)}", retryable=False
     )
+
+
+def _ca_name(tls: TlsFiles | None) -> str:
+    """Return the CA file for messages; without one, the system's CA store is used."""
+    if tls is not None and tls.cacert:
+        return repr(tls.cacert)
+    return "the system CA store"
 
 
 def _tls_hint(target: Target) -> str:

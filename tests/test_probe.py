@@ -457,6 +457,15 @@ def test_tls_wrong_ca_is_final(
     assert result.attempts == 1
 
 
+def test_tls_without_cacert_uses_system_store(tls_material: TlsMaterial, tmp_path: Path) -> None:
+    files = TlsFiles("", str(tls_material.client_cert), str(tls_material.client_key))
+    context = server_context(tls_material)
+    with http_server(DockerLikeHandler, "tcp", tmp_path, context) as (host, _server):
+        result = probe_hosts([host], tls=files, deadline=5)[0]
+
+    assert "failed verification against the system CA store" in result.error
+
+
 def test_tls_checks_ip_san(tmp_path: Path) -> None:
     material = make_tls_files(tmp_path / "tls", server_ips=("127.0.0.2",))
     context = server_context(material)
