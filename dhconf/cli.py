@@ -169,21 +169,17 @@ def _run_change(mode: str, hosts: Optional[List[str]], **options: Any) -> None:
     diff = options.pop("diff")
     detailed = options.pop("detailed_exitcode")
     options["probe_tls"] = _probe_tls(options["tlscacert"], options.pop("client_cert"), options.pop("client_key"))
-    try:
-        outcome = change_hosts(
-            mode=mode,
-            hosts=hosts or [],
-            root=OPTIONS.root,
-            scope=OPTIONS.scope,
-            unit=OPTIONS.unit,
-            notify=_notify,
-            **options,
-        )
-    except DhconfError as err:
-        if diff and "outcome" in err.details:
-            _print_diffs(err.details["outcome"]["files"])
-        raise
-    _show_outcome(outcome.to_json(), diff)
+    outcome = change_hosts(
+        mode=mode,
+        hosts=hosts or [],
+        root=OPTIONS.root,
+        scope=OPTIONS.scope,
+        unit=OPTIONS.unit,
+        notify=_notify,
+        on_plan=_print_diffs if diff else None,
+        **options,
+    )
+    _show_outcome(outcome.to_json())
     if detailed and outcome.changed:
         raise typer.Exit(code=EXIT_CHANGED)
 
@@ -198,11 +194,9 @@ def _print_diffs(files: List[dict]) -> None:
             typer.echo(planned["diff"], nl=False, err=OPTIONS.json)
 
 
-def _show_outcome(document: dict, diff: bool) -> None:
+def _show_outcome(document: dict) -> None:
     from dhconf import report
 
-    if diff:
-        _print_diffs(document["files"])
     if OPTIONS.json:
         _print_json(document)
     else:
@@ -264,7 +258,7 @@ def rollback(
 
     outcome = rollback_last(root=OPTIONS.root, scope=OPTIONS.scope, unit=OPTIONS.unit, dry_run=dry_run,
                             restart=not no_restart, verify=not no_verify, timeout=timeout, notify=_notify)
-    _show_outcome(outcome.to_json(), False)
+    _show_outcome(outcome.to_json())
 
 
 @app.command("probe")

@@ -58,6 +58,17 @@ def _notify_default(message: str) -> None:
     log.info("%s", message)
 
 
+def state_directory(scope: str, environ: Mapping[str, str] | None = None) -> str:
+    """Return where the lock and the journal live: per user for --scope user, else /var/lib/dhconf."""
+    from dhconf.journal import STATE_DIR
+
+    if scope != "user":
+        return STATE_DIR
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_STATE_HOME") or os.path.join(environ.get("HOME", "/root"), ".local", "state")
+    return os.path.join(base, "dhconf")
+
+
 def target_hosts(mode: str, current: Sequence[Host], requested: Sequence[Host]) -> list[Host]:
     """Return the host set that ``set``, ``add`` or ``remove`` asks for."""
     if mode == "set":
@@ -98,8 +109,13 @@ def change_hosts(
     probe_tls: Any = None,
     environ: Mapping[str, str] | None = None,
     notify: Notify = _notify_default,
+    on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> Outcome:
-    """Make dockerd listen on the requested hosts; see the module docstring."""
+    """Make dockerd listen on the requested hosts; see the module docstring.
+
+    ``on_plan`` receives the planned file changes (with their diffs) before
+    anything is written, so a caller can show them first.
+    """
     from dhconf.detect import detect
     from dhconf.plan import plan_change
 
@@ -110,8 +126,9 @@ def change_hosts(
     check_via(via)
     tls = check_tls_files(fs, tlsverify, tlscacert, tlscert, tlskey)
 
-    with _maybe_lock(fs, dry_run):
-        findings = [] if dry_run else _recover_unfinished(fs, notify)
+    state_dir = state_directory(scope, environ)
+    with _maybe_lock(fs, dry_run, state_dir):
+        findings = [] if dry_run else _recover_unfinished(fs, notify, state_dir)
         detection = detect(fs, scope=scope, unit=unit, environ=environ)
         wanted = target_hosts(mode, detection.hosts, requested)
         plan = plan_change(fs, detection, Request(wanted, via, tls, allow_insecure_tcp))
@@ -124,9 +141,11 @@ def change_hosts(
             findings=findings + plan.findings,
             via=plan.via,
         )
+        if on_plan is not None:
+            on_plan(outcome.files)
         if dry_run or not plan.changed:
             return outcome
-        journal = _write(fs, plan, mode)
+        journal = _write(fs, plan, mode, state_dir)
         outcome.journal = journal.directory
         if not _can_restart(fs, restart, outcome):
             _commit(fs, journal)
@@ -144,18 +163,18 @@ class _NoLock:
         return None
 
 
-def _maybe_lock(fs: RootFS, dry_run: bool) -> Any:
+def _maybe_lock(fs: RootFS, dry_run: bool, state_dir: str) -> Any:
     if dry_run:
         return _NoLock()
     from dhconf.apply import Lock
 
-    return Lock(fs)
+    return Lock(fs, state_dir=state_dir)
 
 
-def _recover_unfinished(fs: RootFS, notify: Notify) -> list[Finding]:
+def _recover_unfinished(fs: RootFS, notify: Notify, state_dir: str) -> list[Finding]:
     from dhconf.apply import recover
 
-    report = recover(fs)
+    report = recover(fs, state_dir=state_dir)
     if report is None:
         return []
     message = (
@@ -166,7 +185,7 @@ def _recover_unfinished(fs: RootFS, notify: Notify) -> list[Finding]:
     return [Finding("transaction_recovered", WARNING, message)]
 
 
-def _write(fs: RootFS, plan: Any, mode: str) -> Any:
+def _write(fs: RootFS, plan: Any, mode: str, state_dir: str) -> Any:
     from dhconf.apply import FileChange, apply_changes
 
     changes = [
@@ -177,7 +196,7 @@ def _write(fs: RootFS, plan: Any, mode: str) -> Any:
         )
         for planned in plan.files
     ]
-    return apply_changes(fs, changes, command=f"dhconf {mode}")
+    return apply_changes(fs, changes, command=f"dhconf {mode}", state_dir=state_dir)
 
 
 def _commit(fs: RootFS, journal: Any) -> None:
@@ -276,10 +295,11 @@ def rollback_last(
     from dhconf.detect import detect
 
     fs = RootFS(root)
-    with _maybe_lock(fs, dry_run):
-        journal = last_journal(fs)
+    state_dir = state_directory(scope, environ)
+    with _maybe_lock(fs, dry_run, state_dir):
+        journal = last_journal(fs, state_dir=state_dir)
         if journal is None:
-            raise InvalidInput(f"no dhconf transaction to roll back under {os.path.join(root, 'var/lib/dhconf')}")
+            raise InvalidInput(f"no dhconf transaction to roll back in {state_dir} under --root {root}")
         before = detect(fs, scope=scope, unit=unit, environ=environ)
         outcome = Outcome(
             changed=True,
