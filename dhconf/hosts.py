@@ -191,9 +191,8 @@ def _check_shell_special_characters(text: str, proto: str) -> None:
         if character not in _SHELL_SPECIAL:
             continue
         if character == "*" and text == "fd://*":
-            # NOTE: unquoted in /bin/sh, fd://* is a glob. It expands only when the
-            # working directory has a subdirectory named "fd:" with files in it.
-            # fd:// means the same to dockerd.
+            # Accepted on input only: _parse_fd normalizes it to fd://, because
+            # unquoted in /bin/sh fd://* is a glob, and both mean every passed socket.
             continue
         if character in "[]%" and proto == "tcp":
             # _parse_tcp accepts brackets only around an IPv6 literal and
@@ -336,7 +335,8 @@ def _parse_unix(text: str, path: str) -> Host:
 
 def _parse_fd(text: str, rest: str) -> Host:
     if rest in ("", "*"):
-        return Host("fd", rest)
+        # dockerd takes every socket systemd passes for both fd:// and fd://*.
+        return Host("fd", "")
     if _DIGITS.fullmatch(rest):
         number = int(rest)
         if number >= _FIRST_ACTIVATED_FD:

@@ -54,7 +54,7 @@ DOCKERD_ACCEPTED = [
     ("unix:///tmp/a-b_c.d,e=f+g@h:i~j^k", "unix:///tmp/a-b_c.d,e=f+g@h:i~j^k"),
     ("fd://", "fd://"),
     ("fd://3", "fd://3"),
-    ("fd://*", "fd://*"),
+    ("fd://*", "fd://"),
     ("fd://12", "fd://12"),
     ("unix:///" + "s" * 106, "unix:///" + "s" * 106),
 ]
@@ -228,7 +228,7 @@ def test_newline_shown_escaped() -> None:
         ("[::1]:5", "tcp", "[::1]:5"),
         ("unix://", "unix", "/var/run/docker.sock"),
         ("fd://", "fd", ""),
-        ("fd://*", "fd", "*"),
+        ("fd://*", "fd", ""),
         ("fd://3", "fd", "3"),
     ],
 )
