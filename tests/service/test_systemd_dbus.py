@@ -59,8 +59,8 @@ def test_to_python_nested_types() -> None:
     ],
 )
 def test_translate_error_by_name(name: str, error_type: type, phrase: str) -> None:
-    # A D-Bus error as dbus-python raises it; denial and a dead bus cannot be
-    # produced for real by a test running as root beside a live bus.
+    # A D-Bus error as dbus-python raises it. A test running as root beside a
+    # live bus cannot produce a denial or a dead bus for real.
     err = dbus.DBusException("the text from the bus", name=name)
 
     translated = translate_error(err, action="restart", unit="docker.service",
