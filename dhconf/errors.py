@@ -74,6 +74,16 @@ class SourceError(DhconfError):
     code = "source_error"
 
 
+class UnitSyntaxError(SourceError):
+    """A systemd unit setting that systemd cannot parse, such as an unterminated quote.
+
+    ``details["fatal"]`` is true when systemd rejects the whole unit
+    (load state "bad-setting") rather than ignoring the one setting.
+    """
+
+    code = "unit_syntax"
+
+
 class UnitNotFound(DhconfError):
     """No unit file for the requested unit name."""
 
