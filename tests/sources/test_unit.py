@@ -1,16 +1,11 @@
 """Loading a systemd unit with its drop-ins, on host trees built under tmp_path.
 
-The integration tests at the end load the same inputs into a real systemd
-user manager (tests/bed/systemd_user.py) and compare what it reports over
-D-Bus with what dhconf reads.
+tests/integration/test_unit_live.py loads the same inputs into a real systemd
+user manager and compares what it reports over D-Bus with what dhconf reads.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,16 +13,18 @@ import pytest
 from dhconf.errors import InvalidInput
 from dhconf.findings import ERROR, WARNING
 from dhconf.rootfs import RootFS
-from dhconf.sources.execstart import Command, format_command_line
 from dhconf.sources.unit import LoadedUnit, load_unit, parse_unit_text, unit_search_paths
-from dhconf.sources.unitwords import quote_word
+from tests.sources.unit_cases import (
+    CORPUS_DROPINS,
+    CORPUS_SERVICES,
+    CORPUS_SOCKETS,
+    STOCK,
+    STOCK_ARGV,
+    corpus_text,
+)
 
-CORPUS = Path(os.environ.get("DHCONF_CORPUS", Path(__file__).resolve().parents[2].parent / "shared" / "corpus"))
-STOCK = "upstream/moby-v29.0.0-docker.service"
-STOCK_ARGV = ("/usr/bin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock")
 SYSTEM_UNIT = "/lib/systemd/system/docker.service"
 ETC_DROPINS = "/etc/systemd/system/docker.service.d"
-SPACES = " " * 12  # a backslash-continued line: the space before "\", the "\" itself, ten blanks of indent
 
 
 def write(root: Path, host_path: str, text: str) -> Path:
@@ -42,12 +39,6 @@ def link(root: Path, host_path: str, target: str) -> None:
     path = root / host_path.lstrip("/")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.symlink_to(target)
-
-
-def corpus_text(name: str) -> str:
-    # newline="" keeps CR LF line ends as the file has them.
-    with open(CORPUS / name, encoding="utf-8", newline="") as file:
-        return file.read()
 
 
 def argvs(unit: LoadedUnit) -> list[tuple[str, ...]]:
@@ -147,108 +138,7 @@ def test_broken_continuation_says_what_systemd_does() -> None:
     assert [s.key for s in settings if s.section == "Service"][4:6] == ["ExecStart", "ExecReload"]
 
 
-# --- every corpus unit, with the ExecStart read by hand ---------------------------------------
-
-# (corpus file, ExecStart argv after resets, finding codes)
-CORPUS_SERVICES = [
-    ("upstream/docker-ce-packaging-pr221-docker.service",
-     [("/usr/bin/dockerd", "--containerd", "/run/containerd/containerd.sock", "--default-runtime", "containerd",
-       "--add-runtime", "containerd=runc")], set()),
-    ("upstream/docker-ce-packaging-pr222-docker.service",
-     [("/usr/bin/dockerd", "-H", "unix://", "--containerd", "/run/containerd/containerd.sock",
-       "--default-runtime", "containerd", "--add-runtime", "containerd=runc")], set()),
-    ("upstream/docker-ce-packaging-v18.09.0-docker.service", [("/usr/bin/dockerd", "-H", "unix://")], set()),
-    ("upstream/moby-pr13415-systemd-redhat-docker.service",
-     [("/usr/bin/docker", "-d", "$DOCKER_OPTIONS", "$DOCKER_STORAGE_OPTIONS")], set()),
-    ("upstream/moby-v1.3.0-docker.service", [("/usr/bin/docker", "-d", "-H", "fd://")], set()),
-    ("upstream/moby-v17.06-docker.service", [("/usr/bin/dockerd", "-H", "fd://")], set()),
-    (STOCK, [STOCK_ARGV], set()),
-    ("upstream/moby-v20.10.0-docker.service.rpm", [("/usr/bin/dockerd",)], set()),
-    ("ubuntu/ubuntu-docker.io-20.10.21-0ubuntu3-docker.service",
-     [("/usr/bin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock")], set()),
-    ("redhat/centos-virt7-docker-1.13.1-10-docker.service",
-     [("/usr/bin/dockerd-current", "--add-runtime", "oci=/usr/libexec/docker/docker-runc-current",
-       "--default-runtime=oci", "--authorization-plugin=rhel-push-plugin", "--containerd", "/run/containerd.sock",
-       "--exec-opt", "native.cgroupdriver=systemd", "--userland-proxy-path=/usr/libexec/docker/docker-proxy-current",
-       "--init-path=/usr/libexec/docker/docker-init-current", "$OPTIONS", "$DOCKER_STORAGE_OPTIONS",
-       "$DOCKER_NETWORK_OPTIONS", "$ADD_REGISTRY", "$BLOCK_REGISTRY", "$INSECURE_REGISTRY", "$REGISTRIES")], set()),
-    ("redhat/centos7-docker-0.11.1-16-docker.service",
-     [("/usr/bin/docker", "-d", "--selinux-enabled", "-H", "fd://")], set()),
-    ("redhat/centos7-docker-1.3.2-6-docker.service",
-     [("/usr/bin/docker", "-d", "$OPTIONS", "$DOCKER_STORAGE_OPTIONS")], set()),
-    ("redhat/centos7-docker-1.9.1-33-docker.service",
-     [("/bin/sh", "-c", SPACES.join([
-         "/usr/bin/docker-current daemon $OPTIONS", "$DOCKER_STORAGE_OPTIONS", "$DOCKER_NETWORK_OPTIONS",
-         "$ADD_REGISTRY", "$BLOCK_REGISTRY", "$INSECURE_REGISTRY", "2>&1 | /usr/bin/forward-journald -tag docker"]))],
-     set()),
-    ("fedora/fedora-master-docker-1.12.2-6-docker.service",
-     [("/usr/bin/dockerd-current", "--add-runtime", "oci=/usr/libexec/docker/docker-runc-current",
-       "--default-runtime=oci", "--containerd", "/run/containerd.sock", "--exec-opt", "native.cgroupdriver=systemd",
-       "--userland-proxy-path=/usr/libexec/docker/docker-proxy-current", "$OPTIONS", "$DOCKER_STORAGE_OPTIONS",
-       "$DOCKER_NETWORK_OPTIONS", "$ADD_REGISTRY", "$BLOCK_REGISTRY", "$INSECURE_REGISTRY")], set()),
-    ("fedora/fedora22-docker-1.7.0-4-docker.service",
-     [("/usr/bin/docker", "-d", "$OPTIONS", "$DOCKER_STORAGE_OPTIONS", "$DOCKER_NETWORK_OPTIONS",
-       "$INSECURE_REGISTRY")], set()),
-    ("fedora/fedora23-docker-1.10.3-32-docker.service",
-     [("/bin/sh", "-c", SPACES.join([
-         "/usr/bin/docker daemon", "--exec-opt native.cgroupdriver=systemd", "$OPTIONS", "$DOCKER_STORAGE_OPTIONS",
-         "$DOCKER_NETWORK_OPTIONS", "$INSECURE_REGISTRY", "2>&1 | /usr/bin/forward-journald -tag docker"]))], set()),
-    ("arch/arch-docker-1.11.1-1-docker.service", [("/usr/bin/docker", "daemon", "-H", "fd://")], set()),
-    ("arch/aur-docker-rootless-user-docker.service", [("/usr/bin/dockerd-rootless.sh", "$DOCKERD_FLAGS")], set()),
-    ("suse/opensuse-leap-2018-docker.service",
-     [("/usr/bin/dockerd", "--containerd", "/run/containerd/containerd.sock", "--add-runtime",
-       "oci=/usr/sbin/docker-runc", "$DOCKER_NETWORK_OPTIONS", "$DOCKER_OPTS")], set()),
-    ("suse/opensuse-tumbleweed-2018-docker.service",
-     [("/usr/bin/dockerd", "--add-runtime", "oci=/usr/sbin/docker-runc", "$DOCKER_NETWORK_OPTIONS",
-       "$DOCKER_OPTS")], set()),
-    ("gentoo/gentoo-app-emulation-docker.service", [("/usr/bin/docker", "-d")], set()),
-    ("rootless/debian-docker.io-rootless-user-docker.service-hand-edited",
-     [("/usr/share/docker.io/contrib/dockerd-rootless.sh",)], set()),
-    ("rootless/docker-install-issue-208-system-unit-su-dockerd-rootless.service",
-     [("/usr/bin/su", "-c", "/home/docker/bin/dockerd-rootless.sh", "-", "docker")], set()),
-    ("rootless/setuptool-generated-user-docker.service-requires-dbus", [("/usr/bin/dockerd-rootless.sh",)], set()),
-    ("user-posted/binary-install-docker.service-broken-continuation",
-     [("/usr/local/bin/dockerd", "--graph=/data/docker")], {"unit_broken_continuation"}),
-    ("user-posted/centos7-docker-ce-18.06-docker.service-edited-tcp2375",
-     [("/usr/bin/dockerd", "-H", "tcp://0.0.0.0:2375", "-H", "unix:///var/run/docker.sock")], set()),
-    ("user-posted/coreos-899-docker.service-quoted-in-docker-machine-pr3392",
-     [("/usr/lib/coreos/dockerd", "daemon", "--host=fd://", "$DOCKER_OPTS", "$DOCKER_OPT_BIP", "$DOCKER_OPT_MTU",
-       "$DOCKER_OPT_IPMASQ")], set()),
-    ("user-posted/docker-machine-generated-docker.service-no-unit-section",
-     [("/usr/bin/docker", "daemon", "-H", "tcp://0.0.0.0:2376", "-H", "unix:///var/run/docker.sock",
-       "--storage-driver", "devicemapper", "--tlsverify", "--tlscacert", "/etc/docker/ca.pem", "--tlscert",
-       "/etc/docker/server.pem", "--tlskey", "/etc/docker/server-key.pem", "--label", "provider=generic")], set()),
-    ("user-posted/docker.service-docker-daemon-opts-before-fd",
-     [("/usr/bin/docker", "daemon", "$DOCKER_OPTS", "-H", "fd://")], set()),
-    ("user-posted/ubuntu-docker.service-docker-daemon-default-opts",
-     [("/usr/bin/docker", "daemon", "-H", "fd://", "$DOCKER_OPTS")], set()),
-    ("user-posted/service-section-fragment-unix-two-slashes",
-     [("/usr/bin/dockerd", "-H", "tcp://0.0.0.0:2375", "-H", "unix://var/run/docker.sock")], set()),
-]
-
-# Drop-ins, each applied over the stock unit in /lib/systemd/system.
-CORPUS_DROPINS = [
-    ("upstream/docker-docs-remote-access-override.conf",
-     [("/usr/bin/dockerd", "-H", "fd://", "-H", "tcp://127.0.0.1:2375")]),
-    ("upstream/moby-docs-v1.10.0-dropin-graph-storage.conf",
-     [("/usr/bin/docker", "daemon", "-H", "fd://", "--graph=/mnt/docker-data", "--storage-driver=overlay")]),
-    ("upstream/moby-docs-v1.10.0-dropin-sysconfig-compat.conf",
-     [("/usr/bin/docker", "daemon", "-H", "fd://", "$OPTIONS", "$DOCKER_STORAGE_OPTIONS", "$DOCKER_NETWORK_OPTIONS",
-       "$BLOCK_REGISTRY", "$INSECURE_REGISTRY")]),
-    ("user-posted/docker-machine-issue-4129-10-machine.conf",
-     [("/usr/bin/docker", "daemon", "-H", "tcp://0.0.0.0:2376", "-H", "unix:///var/run/docker.sock",
-       "--storage-driver", "aufs", "--tlsverify", "--tlscacert", "/etc/docker/ca.pem", "--tlscert",
-       "/etc/docker/server.pem", "--tlskey", "/etc/docker/server-key.pem", "--label", "provider=generic")]),
-    ("user-posted/moby-issue-38119-override.conf", [("/usr/bin/dockerd",)]),
-    ("user-posted/moby-issue-9889-dropin-relative-docker-ellipsis.conf", [("docker", "-d", "$DOCKER_OPTS", "...")]),
-    ("rootless/user-docker.service.d-override.conf-env-only", [STOCK_ARGV]),
-]
-
-CORPUS_SOCKETS = [
-    ("upstream/moby-v29.0.0-docker.socket", ["/run/docker.sock"]),
-    ("ubuntu/ubuntu-docker.io-20.10.21-0ubuntu3-docker.socket", ["/var/run/docker.sock"]),
-]
-
+# --- every corpus unit -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "expected", "finding_codes"), CORPUS_SERVICES, ids=[c[0] for c in CORPUS_SERVICES])
 def test_corpus_unit_exec_start(tmp_path: Path, name: str, expected: list[tuple[str, ...]], finding_codes: set[str]) -> None:
@@ -575,194 +465,3 @@ def test_user_unit_is_found_in_xdg_config_home(tmp_path: Path) -> None:
     assert (unit.fragment_path, argvs(unit), unit.environment["DOCKERD_ROOTLESS_ROOTLESSKIT_MTU"]) == (
         "/home/u/cfg/systemd/user/docker.service", [("/usr/bin/dockerd-rootless.sh",)], "1420"
     )
-
-
-# --- against a live systemd 252 user manager ----------------------------------------------------
-
-LIVE_LINES = [
-    "/usr/bin/dockerd # x --label=\"a b\" 'single\\tq' \"dq\\x41\" \\; \";\" a%%b $DOCKER_OPTS ${X}y \"$Q\" '' \"\"",
-    "-@/bin/true argv0 a\"b c\"d 'it''s' \"x\\\"y\" 'x\\'y' a\\w \\s\\u00e9\\101 \\$X $$Y $${Z}",
-    ":/bin/true $A ; +/bin/true b \\; c",
-    "!!/bin/true",
-    "/bin/true ';' \"a;\" x; 100% x% %",
-    "/bin/true a\\ b \\xc3\\xa9 \"\\x00\" \\u0000 \\U0001F600 \\x4",
-    "docker -d $DOCKER_OPTS ...",
-]
-LIVE_SYNTAX_ERRORS = [
-    ('/bin/true "x', True), ('-/bin/true "x', False), ('"/bin/false', False), ("/bin/true %Z", True),
-    ("-/bin/true %Z", False), (r"/bin/tr\ue a", True), ("--/bin/true", False), ("@/bin/true", True),
-    ("bin/dockerd", True), ("/usr/bin/", True), ("/bin/it's", False), ("\"/bin/it's\"", True),
-]
-LIVE_ROUND_TRIPS = [
-    Command("", ("/bin/true", "--label=a b", " lead", "trail ", 'say "hi"', "it's", "a\\b", "\\", ";", "a;", "")),
-    Command("", ("/bin/true", "100%", "%%", "a%b%", "$DOCKER_OPTS", "${DOCKER_OPTS}", "pre${X}post", "$$", "#")),
-    Command("", ("/bin/true", "tab\there", "new\nline", "bell\a", "esc\x1b", "é", "\U0001F600")),
-    Command("-@", ("/bin/true", "argv0", "x")),
-]
-LIVE_ENV = {
-    "V1": '--label="a b" -H tcp://127.0.0.1:2375', "V2": "a\\tb 'c d' e\\ f", "V3": "unbalanced 'quote x",
-    "V4": "trailing\\", "V5": "", "V6": 'x"y z"w', "V7": "--label owner=it''s'", "E2": "sp ace", "P": "100%",
-}
-LIVE_WORDS = ["$V1", "--", "$V2", "$V3", "$V4", "$V5", "$V6", "$V7", "--", "$UNSET", "${UNSET}", "pre${E2}post",
-              "pre$E2", "$$E2", "$${E2}", "$E2/x", "$", "${}", "$}", "${E2:-x}", "x${E2", "${V1}", "$P"]
-
-
-@pytest.fixture(scope="module")
-def live():
-    from tests.bed.systemd_user import systemd_user_bed
-
-    with systemd_user_bed(dockerd=False) as bed:
-        bed.systemctl("daemon-reload")
-        yield bed
-
-
-def live_environ(bed) -> dict[str, str]:
-    """The environment the bed gives its manager, which decides the user search path."""
-    return {**bed.env, "HOME": str(bed.root / "home"), "XDG_DATA_HOME": str(bed.root / "data")}
-
-
-def busctl(bed, *args: str):
-    try:
-        completed = subprocess.run(
-            ["busctl", "--user", "--json=short", *args], env={**os.environ, **bed.env},
-            capture_output=True, text=True, timeout=60, check=True,
-        )
-    except subprocess.TimeoutExpired:
-        log_tail = bed.manager_log.read_text(errors="replace").splitlines()[-20:]
-        pytest.fail(f"busctl {' '.join(args)} timed out after 60 s; systemd --user logged: {log_tail}")
-    return json.loads(completed.stdout)["data"]
-
-
-def live_property(bed, unit: str, interface: str, name: str):
-    (path,) = busctl(bed, "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                     "org.freedesktop.systemd1.Manager", "LoadUnit", "s", unit)
-    return busctl(bed, "get-property", "org.freedesktop.systemd1", path, f"org.freedesktop.systemd1.{interface}", name)
-
-
-def live_load(bed, name: str, text: str) -> LoadedUnit:
-    bed.write_unit(name, text)
-    bed.systemctl("daemon-reload")
-    unit = load_unit(RootFS("/"), name, scope="user", environ=live_environ(bed))
-    assert unit is not None
-    return unit
-
-
-def live_commands(bed, name: str) -> list[tuple[str, list[str], bool]]:
-    return [(path, argv, ignore) for path, argv, ignore, *_ in live_property(bed, name, "Service", "ExecStart")]
-
-
-def as_systemd(unit: LoadedUnit) -> list[tuple[str, list[str], bool]]:
-    """dhconf's commands the way systemd shows them: with "@", argv starts at the given argv[0]."""
-    return [
-        (command.argv[0], list(command.argv[1:] if "@" in command.prefixes else command.argv), command.ignores_failure)
-        for command, _ in unit.exec_start
-    ]
-
-
-@pytest.mark.integration
-def test_live_user_search_path(live) -> None:
-    manager_path = busctl(live, "get-property", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                          "org.freedesktop.systemd1.Manager", "UnitPath")
-    assert unit_search_paths("user", live_environ(live)) == manager_path
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(("name", "expected", "finding_codes"), CORPUS_SERVICES, ids=[c[0] for c in CORPUS_SERVICES])
-def test_live_corpus_unit(live, name: str, expected: list, finding_codes: set[str]) -> None:
-    unit_name = f"corpus-{CORPUS_SERVICES.index((name, expected, finding_codes))}.service"
-    unit = live_load(live, unit_name, corpus_text(name))
-    environment = dict(item.split("=", 1) for item in live_property(live, unit_name, "Service", "Environment"))
-    assert (as_systemd(unit), unit.environment) == (live_commands(live, unit_name), environment)
-    assert argvs(unit) == expected
-
-
-@pytest.mark.integration
-def test_live_exec_lines(live) -> None:
-    text = "[Service]\nType=oneshot\n" + "".join(f"ExecStart={line}\n" for line in LIVE_LINES)
-    unit = live_load(live, "dhconf-lines.service", text)
-    commands = live_commands(live, "dhconf-lines.service")
-    assert (as_systemd(unit), len(commands)) == (commands, len(LIVE_LINES) + 1)
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(("value", "fatal"), LIVE_SYNTAX_ERRORS)
-def test_live_syntax_errors(live, value: str, fatal: bool) -> None:
-    name = f"dhconf-syntax-{LIVE_SYNTAX_ERRORS.index((value, fatal))}.service"
-    unit = live_load(live, name, f"[Service]\nType=oneshot\nExecStart={value}\nExecStart=/bin/true\n")
-    load_state = live_property(live, name, "Unit", "LoadState")
-    severities = [f.severity for f in unit.findings if f.code == "unit_syntax"]
-    assert (load_state, severities) == ("bad-setting" if fatal else "loaded", [ERROR if fatal else WARNING])
-
-
-@pytest.mark.integration
-def test_live_format_round_trip(live) -> None:
-    text = "[Service]\nType=oneshot\n" + "".join(f"ExecStart={format_command_line(c)}\n" for c in LIVE_ROUND_TRIPS)
-    live.write_unit("dhconf-format.service", text)
-    live.systemctl("daemon-reload")
-    expected = [(c.argv[0], list(c.argv[1:] if "@" in c.prefixes else c.argv), "-" in c.prefixes)
-                for c in LIVE_ROUND_TRIPS]
-    assert live_commands(live, "dhconf-format.service") == expected
-
-
-@pytest.mark.integration
-def test_live_variable_substitution(live) -> None:
-    from dhconf.sources.execstart import expand_variables
-
-    out = live.root / "argv.json"
-    dump = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))"
-    command = Command("", (sys.executable, "-c", dump, str(out), *LIVE_WORDS))
-    environment = " ".join(quote_word(f"{name}={value}") for name, value in LIVE_ENV.items())
-    live.write_unit("dhconf-expand.service", (
-        "[Service]\nType=oneshot\n"
-        f"Environment={environment}\n"
-        f"ExecStart={format_command_line(command)}\n"
-    ))
-    live.systemctl("daemon-reload")
-    live.systemctl("start", "dhconf-expand.service")
-    assert json.loads(out.read_text()) == expand_variables(LIVE_WORDS, LIVE_ENV)
-
-
-@pytest.mark.integration
-def test_live_dropin_merge(live) -> None:
-    config = live.unit_dir
-    runtime = live.runtime_dir / "systemd" / "user"
-    data = live.root / "data" / "systemd" / "user"
-    files = {
-        config / "dhconf-mix.service": "[Service]\nType=oneshot\nExecStart=/bin/echo main\n",
-        config / "dhconf-mix.service.d/10-a.conf": "[Service]\nExecStart=/bin/echo config-10\n",
-        runtime / "dhconf-mix.service.d/10-a.conf": "[Service]\nExecStart=/bin/echo runtime-10\n",
-        runtime / "dhconf-mix.service.d/05-b.conf": "[Service]\nExecStart=/bin/echo runtime-05\n",
-        data / "dhconf-mix.service.d/30-c.conf": "[Service]\nExecStart=\nExecStart=/bin/echo data-30-reset\n",
-        data / "dhconf-mix.service.d/40-d.conf": "[Service]\nExecStart=/bin/echo data-40\n",
-        config / "dhconf-.service.d/20-p.conf": "[Service]\nExecStart=/bin/echo prefix-20\n",
-        runtime / "dhconf-.service.d/35-p.conf": "[Service]\nExecStart=/bin/echo prefix-35\n",
-        # Type drop-ins reach every user service of the bed, so they only set a variable.
-        config / "service.d/50-t.conf": "[Service]\nEnvironment=DHCONF_TYPE=config\n",
-        runtime / "dhconf-mix.service.d/50-t.conf": "[Service]\nEnvironment=DHCONF_TYPE=unit\n",
-    }
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    (config / "dhconf-mix.service.d/40-d.conf").symlink_to("/dev/null")
-    live.units.append("dhconf-mix.service")
-    try:
-        live.systemctl("daemon-reload")
-        unit = load_unit(RootFS("/"), "dhconf-mix.service", scope="user", environ=live_environ(live))
-        dropins = live_property(live, "dhconf-mix.service", "Unit", "DropInPaths")
-        environment = live_property(live, "dhconf-mix.service", "Service", "Environment")
-        assert unit is not None
-        assert (unit.dropin_paths, as_systemd(unit), [f"{k}={v}" for k, v in unit.environment.items()]) == (
-            [path for path in dropins if not path.endswith("40-d.conf")],
-            live_commands(live, "dhconf-mix.service"),
-            environment,
-        )
-        assert (unit.dropin_paths, argvs(unit), unit.environment) == (
-            [str(runtime / "dhconf-mix.service.d/05-b.conf"), str(config / "dhconf-mix.service.d/10-a.conf"),
-             str(config / "dhconf-.service.d/20-p.conf"), str(data / "dhconf-mix.service.d/30-c.conf"),
-             str(runtime / "dhconf-.service.d/35-p.conf"), str(runtime / "dhconf-mix.service.d/50-t.conf")],
-            [("/bin/echo", "data-30-reset"), ("/bin/echo", "prefix-35")],
-            {"DHCONF_TYPE": "unit"},
-        )
-    finally:
-        (config / "service.d/50-t.conf").unlink()
-        live.systemctl("daemon-reload")
