@@ -11,7 +11,7 @@ from dhconf.errors import InvalidHost
 from dhconf.findings import ERROR, INFO, WARNING, Finding
 from dhconf.hosts import Host, find_host_flags, parse_host
 from dhconf.platform import INIT_SYSTEMD
-from dhconf.sources.command import FORM_ROOTLESS, Origin
+from dhconf.sources.command import FORM_ROOTLESS, FORM_UNKNOWN, Origin
 
 DEFAULT_UNIX = "unix:///var/run/docker.sock"
 # dockerd listens here when TLS is on and no host is given (moby opts.DefaultTLSHost).
@@ -76,6 +76,9 @@ def settle_hosts(detection: Detection, environ: Mapping[str, str]) -> None:
     elif json_source is not None and json_hosts:
         json_source.effective = True
         chosen = json_hosts
+    elif detection.form is not None and detection.form.form == FORM_UNKNOWN:
+        # A wrapper (su, a script) may pass anything on; dockerd's default is no safe guess.
+        chosen = []
     else:
         default = _default_host(detection, environ)
         chosen = [parse_host(default)] if default else []
@@ -87,10 +90,36 @@ def _parse(detection: Detection, text: str, origin: Origin) -> Host | None:
     try:
         return parse_host(text)
     except InvalidHost as err:
+        relative = _relative_unix(text)
+        if relative is not None:
+            detection.findings.append(
+                Finding(
+                    "relative_unix_path",
+                    WARNING,
+                    f"{_where(origin)}: {text!r} is a relative socket path; dockerd keeps it and binds "
+                    f"it relative to its working directory (/ for a service, so /{relative.address}). "
+                    f"Write unix:///{relative.address}.",
+                    path=origin.path,
+                    line=origin.line,
+                )
+            )
+            return relative
         detection.findings.append(
             Finding("invalid_host", ERROR, f"{_where(origin)}: {err.message}", path=origin.path, line=origin.line)
         )
         return None
+
+
+def _relative_unix(text: str) -> Host | None:
+    """Return the host dockerd keeps for ``unix://relative/path``, which dhconf itself never writes."""
+    proto, _, rest = text.partition("://")
+    if proto != "unix" or not rest or rest.startswith("/") or "://" in rest:
+        return None
+    try:
+        parse_host(f"unix:///{rest}")
+    except InvalidHost:
+        return None
+    return Host("unix", rest)
 
 
 def _where(origin: Origin) -> str:
@@ -214,6 +243,7 @@ def _check_dual_stack(detection: Detection) -> None:
 
 def _check_fd(detection: Detection) -> None:
     if not any(host.is_fd for host in detection.hosts):
+        _check_socket_shadowed(detection)
         return
     if detection.platform.init != INIT_SYSTEMD:
         detection.findings.append(
@@ -237,24 +267,40 @@ def _check_fd(detection: Detection) -> None:
             )
         )
         return
-    activated = {_same_run(path) for path in detection.socket.listen_streams if path.startswith("/")}
+    _check_socket_shadowed(detection)
+
+
+def _check_socket_shadowed(detection: Detection) -> None:
+    """Warn when dockerd binds a unix path that the socket unit it pulls in listens on too."""
+    socket = detection.socket
+    if socket is None or detection.platform.init != INIT_SYSTEMD:
+        return
+    uses_fd = any(host.is_fd for host in detection.hosts)
+    pulled_in = detection.unit is not None and any(
+        socket.name in value.split()
+        for key in ("Requires", "Wants", "BindsTo", "Also")
+        for value in detection.unit.values(key, "Unit")
+    )
+    if not uses_fd and not pulled_in:
+        return
+    activated = {_same_run(path) for path in socket.listen_streams if path.startswith("/")}
     for host in detection.hosts:
         if host.is_unix and _same_run(host.address) in activated:
             detection.findings.append(
                 Finding(
                     "unix_socket_shadows_activation",
                     WARNING,
-                    f"{host} is the path that {detection.socket.name} already listens on and passes "
-                    "as fd://; dockerd unlinks and re-creates it, which orphans systemd's socket. "
-                    "Keep fd:// alone for that path.",
+                    f"{host} is the path that {socket.name} already listens on; dockerd unlinks "
+                    "and re-creates it, which orphans systemd's socket and leaves early clients "
+                    "hanging. Use fd:// for that path.",
                 )
             )
-    if not activated:
+    if uses_fd and not activated:
         detection.findings.append(
             Finding(
                 "socket_without_unix_path",
                 INFO,
-                f"{detection.socket.name} has no ListenStream path; fd:// may not be a unix socket.",
+                f"{socket.name} has no ListenStream path; fd:// may not be a unix socket.",
             )
         )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
+import re
 from collections.abc import Mapping
 
 from dhconf import checks
@@ -20,6 +22,7 @@ from dhconf.platform import (
     INIT_OPENRC,
     INIT_SYSTEMD,
     INIT_SYSVINIT,
+    INIT_UNKNOWN,
     INIT_UPSTART,
     detect_platform,
     find_service_name,
@@ -29,6 +32,9 @@ from dhconf.sources import command as cmd
 from dhconf.sources.daemonjson import DEFAULT_PATH, SNAP_PATH, DaemonJson, read_daemon_json
 
 log = logging.getLogger(__name__)
+
+# snapd's unit for the docker snap's daemon.
+SNAP_SERVICE = "snap.docker.dockerd"
 
 # Variables that carry daemon options in the files that distributions ship.
 OPTIONS_VARIABLES = ("DOCKER_OPTS", "OPTIONS", "other_args", "DOCKER_NETWORK_OPTIONS", "DOCKER_OPTIONS")
@@ -51,12 +57,19 @@ def detect(
     """Read the host at ``fs`` and return what dockerd will listen on, with findings."""
     environ = os.environ if environ is None else environ
     service = find_service_name(fs, unit)
-    platform = detect_platform(fs, service=service, scope=scope)
+    platform = detect_platform(fs, service=service, scope=scope, environ=environ)
+    if unit is None and platform.install == "snap":
+        service = SNAP_SERVICE
     detection = Detection(platform=platform, service=service, scope=scope)
     log.debug("detect %s on %s: init %s", service, fs.root, platform.init)
 
     if platform.init == INIT_SYSTEMD:
         _read_systemd(detection, fs, environ)
+    elif scope == "user" and platform.init != INIT_UNKNOWN:
+        # A per-user daemon under OpenRC or another init is dockerd-rootless with no -H:
+        # the system's init script and its variable file belong to the system daemon.
+        detection.command = [cmd.Word("dockerd-rootless.sh", cmd.Origin("unit", None))]
+        detection.form = cmd.classify_command(detection.argv)
     elif platform.init in (INIT_SYSVINIT, INIT_UPSTART, INIT_OPENRC):
         _read_init_script(detection, fs)
     else:
@@ -126,8 +139,6 @@ def _read_systemd(detection: Detection, fs: RootFS, environ: Mapping[str, str]) 
 
 
 def _referenced_variables(argv: list[str]) -> set[str]:
-    import re
-
     names: set[str] = set()
     for word in argv:
         name = cmd.variable_name(word)
@@ -175,6 +186,7 @@ def _unit_variables(
         parsed = parse_environment_file(text, ref.path)
         detection.variable_files[ref.path] = parsed
         detection.findings.extend(parsed.findings)
+        detection.findings.extend(_multiline_findings(parsed))
         for name, value in parsed.values.items():
             values[name] = value
             assignment = parsed.last(name)
@@ -182,6 +194,26 @@ def _unit_variables(
                 "env-file", ref.path, assignment.line if assignment else None, name
             )
     return values, origins
+
+
+def _multiline_findings(parsed: object) -> list[Finding]:
+    """Point at values that run over several lines: a quote closed on a later line."""
+    findings = []
+    for assignment in parsed.assignments:
+        if assignment.end_line > assignment.line and "\n" in assignment.value:
+            findings.append(
+                Finding(
+                    "envfile_multiline_value",
+                    WARNING,
+                    f"{parsed.path}:{assignment.line}-{assignment.end_line}: the value of "
+                    f"{assignment.name} runs over {assignment.end_line - assignment.line + 1} lines "
+                    "because its quote closes on a later line; systemd keeps the newline inside it. "
+                    "Put the whole value on one line.",
+                    path=parsed.path,
+                    line=assignment.line,
+                )
+            )
+    return findings
 
 
 def _note_unread_options(detection: Detection, fs: RootFS, loaded: object) -> None:
@@ -274,12 +306,24 @@ def _read_init_script(detection: Detection, fs: RootFS) -> None:
         assignment = parsed.last(variable)
         origins[variable] = cmd.Origin("shell-file", path, assignment.line if assignment else None, variable)
 
-    binary = "/usr/bin/dockerd" if "dockerd" in script else "/usr/bin/docker"
-    head = [binary] if binary.endswith("dockerd") else [binary, "-d"]
+    binary = _script_binary(script, service)
+    head = [binary] if posixpath.basename(binary).startswith("dockerd") else [binary, "-d"]
     detection.command = [cmd.Word(word, cmd.Origin("unit", script_path)) for word in head]
     detection.command += cmd.expand_shell_words([f"${variable}"], origin, values, origins)
     detection.expanded_variables = {variable}
     detection.form = cmd.classify_command(detection.argv)
+
+
+_BINARY_ASSIGNMENT = re.compile(r"^\s*(?:DOCKERD|DOCKER|exec|command)=[\"']?([^\s\"'}]+)", re.M)
+
+
+def _script_binary(script: str, service: str) -> str:
+    """Return the daemon binary an init script or job runs (``DOCKER=/usr/bin/$UPSTART_JOB`` included)."""
+    for match in _BINARY_ASSIGNMENT.finditer(script):
+        path = match.group(1).replace("${UPSTART_JOB}", service).replace("$UPSTART_JOB", service)
+        if path.startswith("/") and "$" not in path:
+            return path
+    return "/usr/bin/dockerd" if "dockerd" in script else "/usr/bin/docker"
 
 
 def _script_options(detection: Detection, script: str) -> tuple[str, str]:

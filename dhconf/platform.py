@@ -8,8 +8,10 @@ running system (or the ``--root`` tree), never guessed from the family.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dhconf.rootfs import RootFS
@@ -161,15 +163,23 @@ def find_family(os_id: str, id_like: tuple[str, ...]) -> Family:
     return GENERIC
 
 
-def detect_init(fs: RootFS, service: str, *, scope: str = "system") -> tuple[str, str]:
+def detect_init(
+    fs: RootFS, service: str, *, scope: str = "system", environ: Mapping[str, str] | None = None
+) -> tuple[str, str]:
     """Return the init system that starts ``service`` and the evidence for it.
 
     systemd counts only while it runs (``/run/systemd/system`` is a directory,
-    as sd_booted(3) checks). Without it, OpenRC is told by ``/run/openrc`` or an
-    OpenRC script, upstart by its job file and ``initctl``, SysV by an init script.
+    as sd_booted(3) checks, or for ``--scope user`` on this machine the user
+    manager's ``$XDG_RUNTIME_DIR/systemd/private`` socket exists). Without it,
+    OpenRC is told by ``/run/openrc`` or an OpenRC script, upstart by its job
+    file and ``initctl``, SysV by an init script.
     """
-    if scope == "user":
-        return INIT_SYSTEMD, "--scope user: the user's systemd manager"
+    environ = os.environ if environ is None else environ
+    runtime_dir = environ.get("XDG_RUNTIME_DIR")
+    if scope == "user" and fs.is_live and runtime_dir and os.path.exists(
+        os.path.join(runtime_dir, "systemd", "private")
+    ):
+        return INIT_SYSTEMD, f"{runtime_dir}/systemd/private exists: a systemd user manager runs"
     if fs.is_dir("/run/systemd/system"):
         return INIT_SYSTEMD, "/run/systemd/system is a directory: systemd is running"
     script = f"/etc/init.d/{service}"
@@ -225,11 +235,17 @@ def detect_install(fs: RootFS, *, scope: str = "system") -> tuple[str, str]:
     return "unknown", "no package database entry or documentation directory for docker"
 
 
-def detect_platform(fs: RootFS, *, service: str = "docker", scope: str = "system") -> Platform:
+def detect_platform(
+    fs: RootFS,
+    *,
+    service: str = "docker",
+    scope: str = "system",
+    environ: Mapping[str, str] | None = None,
+) -> Platform:
     keys, source = read_os_release(fs)
     os_id = keys.get("ID", "linux").lower()
     id_like = tuple(word.lower() for word in keys.get("ID_LIKE", "").split())
-    init, init_evidence = detect_init(fs, service, scope=scope)
+    init, init_evidence = detect_init(fs, service, scope=scope, environ=environ)
     install, install_evidence = detect_install(fs, scope=scope)
     return Platform(
         id=os_id,

@@ -52,7 +52,10 @@ def format_detection(detection: Any) -> str:
     if detection.findings:
         lines += ["", "findings:"]
         for finding in detection.findings:
-            lines.append(f"  {finding.severity}: [{finding.code}] {finding.message}")
+            place = ""
+            if finding.path and finding.path not in finding.message:
+                place = f"{finding.path}:{finding.line}: " if finding.line else f"{finding.path}: "
+            lines.append(f"  {finding.severity}: [{finding.code}] {place}{finding.message}")
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ from dhconf.platform import INIT_SYSTEMD
 from dhconf.render import render
 from dhconf.request import Request
 from dhconf.rootfs import RootFS
-from dhconf.sources.command import FORM_SHELL, FORM_UNKNOWN, variable_name
+from dhconf.sources.command import FORM_SHELL, FORM_SNAP, FORM_UNKNOWN, variable_name
 
 DROPIN_NAME = "dhconf.conf"
 _UNSAFE_VALUE = re.compile(r"[\"'\\$`]")
@@ -58,6 +58,13 @@ def choose_method(detection: Detection, request: Request, hosts: list[Host]) -> 
         if target is None:
             raise NotSupported(f"--via env-file cannot work here: {reason}; use --via dropin or --via auto")
         return via
+    if detection.form is not None and detection.form.form == FORM_SNAP:
+        if via not in ("auto", "daemon-json"):
+            raise NotSupported(
+                f"--via {via} cannot work for the docker snap: snapd generates its unit and its wrapper "
+                "passes no -H; the snap reads its hosts from its daemon.json, so use --via daemon-json"
+            )
+        return "daemon-json"
     if via != "auto":
         return via
     if daemon_json is not None and daemon_json.hosts is not None and not detection.flag_hosts:
@@ -198,6 +205,16 @@ def _add(plan, path: str, action: str, before: str | None, after: str | None, re
     plan.files.append(PlannedFile(path, action, before, after, reason))
 
 
+def _reject_specifiers(detection: Detection, setting) -> None:
+    """Refuse to rewrite an ExecStart with systemd specifiers: argv keeps %t as text, not its value."""
+    for finding in detection.unit.findings:
+        if finding.code == "execstart_specifier" and finding.path == setting.path:
+            raise NotSupported(
+                f"the ExecStart in {setting.path} uses systemd specifiers such as %t or %h, which "
+                "dhconf cannot carry over into a new ExecStart line; use --via env-file, or edit it by hand"
+            )
+
+
 def write_dropin(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_flags) -> None:
     from dhconf.sources.execstart import Command, format_command_line
 
@@ -205,6 +222,7 @@ def write_dropin(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_
     if unit is None or not unit.exec_start:
         raise NotSupported(f"no effective ExecStart for {detection.service}.service to rewrite")
     command, setting = unit.exec_start[-1]
+    _reject_specifiers(detection, setting)
     form = detection.form
     if form is None or form.form in (FORM_SHELL, FORM_UNKNOWN):
         raise NotSupported(
@@ -284,6 +302,7 @@ def write_unit(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_fl
     if unit is None or not unit.exec_start or unit.fragment_path is None:
         raise NotSupported(f"no unit file with an ExecStart for {detection.service}.service")
     command, setting = unit.exec_start[-1]
+    _reject_specifiers(detection, setting)
     if setting.path != unit.fragment_path:
         raise NotSupported(
             f"the effective ExecStart comes from the drop-in {setting.path}, so editing "

@@ -235,10 +235,6 @@ def test_upstart_docker_io_value_from_real_sh(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the job runs DOCKER=/usr/bin/$UPSTART_JOB, i.e. /usr/bin/docker.io; dhconf names /usr/bin/docker",
-)
 def test_upstart_docker_io_binary(tmp_path: Path) -> None:
     document = _detect_json(_ubuntu_1404_docker_io(tmp_path))
     assert document["command"]["argv"][:2] == ["/usr/bin/docker.io", "-d"]
@@ -286,10 +282,6 @@ def test_multiline_value_reaches_the_command_line(tmp_path: Path) -> None:
     assert document["hosts"] == ["unix:///var/run/docker.sock"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a value that spans two lines (a newline inside the quotes) gets no finding",
-)
 def test_multiline_value_gets_a_finding(tmp_path: Path) -> None:
     document = _detect_json(_centos_with_multiline_options(tmp_path))
     about_line_2 = [
@@ -381,17 +373,8 @@ def test_bad_input_json(case: BadInput, tmp_path: Path) -> None:
     assert (reported["code"], reported["path"], reported.get("line")) == (case.code, case.path, case.line)
 
 
-# Findings whose message does not name the file. The human report prints no path for a finding.
-_UNNAMED_IN_HUMAN_OUTPUT = {"truncated-etc-default", "truncated-environment-file", "unit-with-unterminated-quote"}
-
-
 def _human_params() -> list:
-    reason = "the human report shows this finding without the file it is about"
-    return [
-        pytest.param(case, id=case.name, marks=[pytest.mark.xfail(strict=True, reason=reason)]
-                     if case.name in _UNNAMED_IN_HUMAN_OUTPUT else [])
-        for case in BAD_INPUTS
-    ]
+    return [pytest.param(case, id=case.name) for case in BAD_INPUTS]
 
 
 @pytest.mark.parametrize("case", _human_params())

@@ -139,26 +139,6 @@ WantedBy=multi-user.target
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
-# Why dhconf is known to be wrong on some rows: the reasons of their strict xfail marks.
-SHADOWS_WITHOUT_FD = (
-    "docker.socket, which the unit requires, listens on the path of a unix binding that dockerd "
-    "unlinks and binds again; dhconf reports unix_socket_shadows_activation only when fd:// is also a host"
-)
-RELATIVE_UNIX_DROPPED = (
-    "dockerd keeps unix://var/run/docker.sock as a relative path and binds it; dhconf drops it "
-    "from the hosts with an invalid_host error"
-)
-SNAP_UNIT_NOT_FOUND = (
-    "on a snap install dhconf looks for docker.service and reports unit_not_found, "
-    "instead of reading snap.docker.dockerd.service"
-)
-ROOTLESS_BEHIND_SU = (
-    "ExecStart runs dockerd-rootless.sh through su, which never listens on /var/run/docker.sock; "
-    "dhconf reports dockerd's default socket as the effective host"
-)
-USER_SCOPE_ASSUMES_SYSTEMD = (
-    "with --scope user dhconf takes the init system to be systemd even where no systemd runs"
-)
 ALICE = {"HOME": "/home/alice", "XDG_RUNTIME_DIR": "/run/user/1000"}
 ALICE_SOCKET = "unix:///run/user/1000/docker.sock"
 
@@ -254,7 +234,6 @@ TREES = [
         # The unit still requires docker.socket, which listens on the same path as the unix binding.
         hosts=("tcp://0.0.0.0:2376", DEFAULT_SOCKET),
         findings=frozenset({"unix_socket_shadows_activation"}),
-        known_wrong={"findings": SHADOWS_WITHOUT_FD},
         sources=(
             Src("unit", "/etc/systemd/system/docker.service.d/10-machine.conf", None, True,
                 ("tcp://0.0.0.0:2376", DEFAULT_SOCKET)),
@@ -350,7 +329,6 @@ TREES = [
         hosts=("tcp://127.0.0.1:2375", DEFAULT_SOCKET),
         findings=frozenset({"envfile_literal_dollar", "unix_socket_shadows_activation"}),
         argv=("docker", "-d", "${DOCKER_OPTS}", "-D", "-H", "tcp://127.0.0.1:2375", "-H", DEFAULT_SOCKET, "..."),
-        known_wrong={"findings": SHADOWS_WITHOUT_FD},
         sources=(
             Src("env-file", "/etc/default/docker", "DOCKER_OPTS", True, ("tcp://127.0.0.1:2375", DEFAULT_SOCKET)),
         ),
@@ -368,8 +346,7 @@ TREES = [
         # The hosts of the drop-in's command line. unix://var/run/docker.sock is a relative
         # path, which dockerd keeps as written and binds relative to its working directory.
         hosts=("tcp://0.0.0.0:2375", "unix://var/run/docker.sock"),
-        findings=frozenset({"execstart_multiple", "insecure_tcp"}),
-        known_wrong={"hosts": RELATIVE_UNIX_DROPPED, "findings": RELATIVE_UNIX_DROPPED},
+        findings=frozenset({"execstart_multiple", "insecure_tcp", "relative_unix_path"}),
     ),
     Tree(
         "debian-sysvinit-docker-ce-default-comments-only",
@@ -581,7 +558,6 @@ TREES = [
         init="systemd",
         hosts=(DEFAULT_SOCKET,),
         findings=frozenset({"options_not_read", "unix_socket_shadows_activation"}),
-        known_wrong={"findings": SHADOWS_WITHOUT_FD},
         sources=(
             Src("env-file", "/etc/sysconfig/docker", "OPTIONS", False, ("fd://",)),
             Src("default", None, None, True, (DEFAULT_SOCKET,)),
@@ -858,7 +834,6 @@ TREES = [
         init="systemd",
         hosts=(),
         findings=frozenset({"command_unknown"}),
-        known_wrong={"hosts": ROOTLESS_BEHIND_SU},
     ),
     Tree(
         # An OpenRC user service, where OpenRC 0.63 looks for system-wide ones. No systemd runs.
@@ -875,7 +850,6 @@ TREES = [
         scope="user",
         environ=ALICE,
         hosts=(ALICE_SOCKET,),
-        known_wrong={"init": USER_SCOPE_ASSUMES_SYSTEMD, "findings": USER_SCOPE_ASSUMES_SYSTEMD},
     ),
     Tree(
         "rootless-setuptool-generated-user-unit",
@@ -911,7 +885,6 @@ TREES = [
         },
         init="systemd",
         hosts=(DEFAULT_SOCKET,),
-        known_wrong={"findings": SNAP_UNIT_NOT_FOUND},
     ),
     Tree(
         # The 2018 wrapper: exec dockerd -G $default_socket_group "$@", again no -H.
@@ -923,7 +896,6 @@ TREES = [
         },
         init="systemd",
         hosts=(DEFAULT_SOCKET,),
-        known_wrong={"findings": SNAP_UNIT_NOT_FOUND},
     ),
 ]
 

@@ -20,6 +20,7 @@ FORM_DOCKER_DAEMON = "docker daemon"
 FORM_DOCKER_D = "docker -d"
 FORM_ROOTLESS = "dockerd-rootless"
 FORM_SHELL = "sh -c"
+FORM_SNAP = "snap run"
 FORM_UNKNOWN = "unknown"
 
 _SHELLS = {"sh", "bash", "dash", "ash", "busybox"}
@@ -57,7 +58,8 @@ def classify_command(argv: Sequence[str]) -> CommandForm:
     ``dockerd ...`` (also Red Hat's ``dockerd-current``), ``docker daemon ...``
     (1.8-1.11, also CoreOS's ``dockerd daemon``), ``docker -d ...`` or
     ``docker --daemon`` (before 1.8), ``dockerd-rootless.sh ...`` (passes its
-    arguments to dockerd) and ``sh -c '...'`` (Red Hat's forward-journald pipe).
+    arguments to dockerd), ``sh -c '...'`` (Red Hat's forward-journald pipe) and
+    ``snap run docker.dockerd`` (the docker snap).
     """
     if not argv:
         return CommandForm(FORM_UNKNOWN, 0)
@@ -66,7 +68,10 @@ def classify_command(argv: Sequence[str]) -> CommandForm:
         return CommandForm(FORM_SHELL, 2)
     if name.startswith("dockerd-rootless"):
         return CommandForm(FORM_ROOTLESS, 1)
-    if name in ("docker", "docker-current", "dockerd", "dockerd-current") and len(argv) > 1:
+    if name == "snap" and len(argv) >= 3 and argv[1] == "run" and argv[2].startswith("docker."):
+        # snapd's unit for the docker snap: its wrapper passes no -H and reads the snap's daemon.json.
+        return CommandForm(FORM_SNAP, len(argv))
+    if name in ("docker", "docker.io", "docker-current", "dockerd", "dockerd-current") and len(argv) > 1:
         if argv[1] == "daemon":
             return CommandForm(FORM_DOCKER_DAEMON, 2)
         if name.startswith("docker") and not name.startswith("dockerd"):
