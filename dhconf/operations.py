@@ -113,8 +113,11 @@ def change_hosts(
 ) -> Outcome:
     """Make dockerd listen on the requested hosts; see the module docstring.
 
-    ``on_plan`` receives the planned file changes (with their diffs) before
-    anything is written, so a caller can show them first.
+    ``on_plan`` receives the planned file changes before anything is
+    written, so a caller can show them first. Each entry is an entry of
+    ``Outcome.files`` plus ``before`` and ``after``: the whole old and new
+    text of the file, or None where there is no file. Callers that render
+    their own diff, such as Ansible's diff mode, use those.
     """
     from dhconf.detect import detect
     from dhconf.plan import plan_change
@@ -142,7 +145,7 @@ def change_hosts(
             via=plan.via,
         )
         if on_plan is not None:
-            on_plan(outcome.files)
+            on_plan([{**planned.to_json(), "before": planned.before, "after": planned.after} for planned in plan.files])
         if dry_run or not plan.changed:
             return outcome
         journal = _write(fs, plan, mode, state_dir)
