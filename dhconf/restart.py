@@ -8,7 +8,7 @@ from typing import Any
 
 from dhconf.errors import ProbeFailed
 from dhconf.hosts import Host
-from dhconf.platform import INIT_OPENRC, INIT_SYSTEMD
+from dhconf.platform import INIT_OPENRC, INIT_SYSTEMD, INIT_SYSVINIT
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,36 @@ def service_manager(detection: Any) -> Any:
     if init == INIT_OPENRC:
         from dhconf.service.openrc import OpenrcManager
 
-        return OpenrcManager()
+        return OpenrcManager(log_file=script_log_file(detection))
     from dhconf.service.sysv import SysvManager
 
-    return SysvManager()
+    return SysvManager(log_file=script_log_file(detection))
+
+
+def script_log_file(detection: Any) -> str | None:
+    """Return the file where the init script sends dockerd's stderr, None where unknown.
+
+    A failed start quotes its new lines, so the admin reads dockerd's own
+    words ("address already in use"). Debian's /etc/init.d/docker and the
+    OpenRC scripts (moby contrib/init, Alpine, Gentoo) take ``DOCKER_LOGFILE``
+    from the file they source, default ``/var/log/<name>.log``. OpenRC's
+    ``DOCKER_ERRFILE`` overrides it for stderr. Red Hat's SysV script sets
+    ``logfile="/var/log/$prog"`` before it sources /etc/sysconfig/docker.
+    """
+    # Upstart 1.4 and later send a job's output to /var/log/upstart/<job>.log
+    # unless the job sets another console. dhconf reads no job stanzas, so None.
+    if detection.platform.init not in (INIT_SYSVINIT, INIT_OPENRC) or detection.script_options is None:
+        return None
+    path = detection.script_options[0]
+    parsed = detection.variable_files.get(path)
+    values = dict(parsed.values) if parsed is not None else {}
+    if path.startswith("/etc/sysconfig/"):
+        names, default = ("logfile",), f"/var/log/{detection.service}"
+    elif detection.platform.init == INIT_OPENRC:
+        names, default = ("DOCKER_ERRFILE", "DOCKER_LOGFILE"), f"/var/log/{detection.service}.log"
+    else:
+        names, default = ("DOCKER_LOGFILE",), f"/var/log/{detection.service}.log"
+    return next((values[name] for name in names if values.get(name)), default)
 
 
 def unit_name(detection: Any) -> str:
