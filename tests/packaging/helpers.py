@@ -102,3 +102,29 @@ def require(condition: bool, reason: str) -> None:
 def require_tools(*names: str) -> None:
     for name in names:
         require(shutil.which(name, path=SYSTEM_PATH) is not None, f"{name} is not installed")
+
+
+def shell_env(dhconf_bin: Path | None = None) -> dict[str, str]:
+    """Return the environment for a shell that finds ``dhconf`` in ``dhconf_bin``, else on the system PATH."""
+    env = system_env()
+    if dhconf_bin is not None:
+        env["PATH"] = f"{dhconf_bin}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def bash_completions(script: Path, words: list[str], dhconf_bin: Path | None = None) -> list[str]:
+    """Load the script in bash, press TAB after ``words`` and return COMPREPLY."""
+    program = f"""
+source {script}
+COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}
+_dhconf_completion dhconf
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    return run(["bash", "--norc", "-c", program], env=shell_env(dhconf_bin)).stdout.split()
+
+
+def fish_completions(script: Path, words: list[str], dhconf_bin: Path) -> list[str]:
+    """Load the script in fish and ask it what it completes for ``words``."""
+    program = f"source {script}; complete --do-complete '{' '.join(words)}'"
+    output = run(["fish", "--no-config", "-c", program], env=shell_env(dhconf_bin)).stdout
+    return [line.split("\t")[0] for line in output.splitlines()]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.helpers import REPO, require_tools, run, system_env
+from tests.packaging.helpers import REPO, bash_completions, fish_completions, require_tools, run, shell_env, system_env
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -45,30 +45,6 @@ def dhconf_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def generate(shell: str) -> str:
     env = system_env(_DHCONF_COMPLETE=f"source_{shell}", PYTHONPATH=str(REPO))
     return run([sys.executable, "-m", "dhconf"], env=env).stdout
-
-
-def shell_env(dhconf_bin: Path) -> dict[str, str]:
-    env = system_env()
-    env["PATH"] = f"{dhconf_bin}{os.pathsep}{env['PATH']}"
-    return env
-
-
-def bash_completions(script: Path, words: list[str], dhconf_bin: Path) -> list[str]:
-    """Load the script in bash, press TAB after ``words`` and return COMPREPLY."""
-    program = f"""
-source {script}
-COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}
-_dhconf_completion dhconf
-printf '%s\\n' "${{COMPREPLY[@]}}"
-"""
-    return run(["bash", "--norc", "-c", program], env=shell_env(dhconf_bin)).stdout.split()
-
-
-def fish_completions(script: Path, words: list[str], dhconf_bin: Path) -> list[str]:
-    """Load the script in fish and ask it what it completes for ``words``."""
-    program = f"source {script}; complete --do-complete '{' '.join(words)}'"
-    output = run(["fish", "--no-config", "-c", program], env=shell_env(dhconf_bin)).stdout
-    return [line.split("\t")[0] for line in output.splitlines()]
 
 
 @pytest.mark.parametrize("shell", SHELLS)
