@@ -60,7 +60,7 @@ def detect(
     platform = detect_platform(fs, service=service, scope=scope, environ=environ)
     if unit is None and platform.install == "snap":
         service = SNAP_SERVICE
-    detection = Detection(platform=platform, service=service, scope=scope)
+    detection = Detection(platform=platform, service=service, scope=scope, environ=environ)
     log.debug("detect %s on %s: init %s", service, fs.root, platform.init)
 
     if platform.init == INIT_SYSTEMD:
@@ -118,6 +118,7 @@ def _read_systemd(detection: Detection, fs: RootFS, environ: Mapping[str, str]) 
         # systemd passes the script as one word; sh expands $VAR in it from the environment.
         inner = cmd.shell_command_words(argv[2])
         words = cmd.expand_shell_words(inner, origin, values, origins)
+        detection.shell_wrapped = True
         detection.expanded_variables = {name for name in map(cmd.variable_name, inner) if name}
     else:
         words = cmd.expand_systemd_words(argv, origin, values, origins)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +98,10 @@ class Detection:
     expanded_variables: set[str] = field(default_factory=set)
     # For an init script: the file it sources and the variable it passes to dockerd.
     script_options: tuple[str, str] | None = None
+    # True when ExecStart runs dockerd inside "sh -c '...'", so sh, not systemd, splits $VAR.
+    shell_wrapped: bool = False
+    # The environment the detection ran with (XDG directories for --scope user).
+    environ: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def argv(self) -> list[str]:

@@ -79,6 +79,11 @@ def find_env_target(detection: Detection, hosts: Sequence[Host]) -> tuple[EnvTar
     """Find the options variable to write, or return the reason there is none."""
     if detection.platform.init != INIT_SYSTEMD:
         path, variable = detection.script_options or (None, None)
+        if path is None and detection.scope == "user":
+            return None, (
+                f"dhconf manages a per-user daemon through the systemd user manager only, and "
+                f"this host runs {detection.platform.init}"
+            )
         if path is None:
             return None, "no init script that sources an options file was found"
         return _target(detection, path, variable, "sh", hosts)
@@ -109,7 +114,7 @@ def find_env_target(detection: Detection, hosts: Sequence[Host]) -> tuple[EnvTar
 
 def _whole_word_variables(detection: Detection) -> set[str]:
     """Variables that reach dockerd split into words: ``$NAME`` in ExecStart, or any $NAME in sh -c."""
-    if detection.form is not None and detection.form.form == FORM_SHELL:
+    if detection.shell_wrapped:
         return set(detection.expanded_variables)
     command, _ = detection.unit.exec_start[-1]
     return {name for name in map(variable_name, command.argv) if name and f"${name}" in command.argv}
@@ -224,7 +229,7 @@ def write_dropin(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_
     command, setting = unit.exec_start[-1]
     _reject_specifiers(detection, setting)
     form = detection.form
-    if form is None or form.form in (FORM_SHELL, FORM_UNKNOWN):
+    if form is None or form.form in (FORM_SHELL, FORM_UNKNOWN) or detection.shell_wrapped:
         raise NotSupported(
             f"the ExecStart in {setting.path}:{setting.line} runs {command.argv[0]!r} "
             f"({' '.join(command.argv)[:80]}), which dhconf cannot rewrite safely; use --via env-file"
@@ -237,8 +242,22 @@ def write_dropin(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_
     dropin_dir = _dropin_directory(detection)
     ours = posixpath.join(dropin_dir, DROPIN_NAME)
     if setting.path.startswith(dropin_dir + "/") and setting.path != ours:
-        # An administrator's drop-in sets ExecStart already: edit that line, keep the rest.
-        _replace_setting(fs, plan, setting, f"ExecStart={line}", "the effective ExecStart is set here")
+        # An administrator's drop-in sets ExecStart already: edit that line, keep the rest,
+        # and add the empty reset line when it lacks one, as systemd refuses a second command.
+        replacement = f"ExecStart={line}"
+        if not _has_reset_before(unit, setting):
+            replacement = "ExecStart=\n" + replacement
+            plan.findings.append(
+                Finding(
+                    "execstart_reset_added",
+                    INFO,
+                    f"{setting.path} set ExecStart without the empty 'ExecStart=' line before it, so "
+                    "systemd refused the unit; dhconf added that line.",
+                    path=setting.path,
+                    line=setting.line,
+                )
+            )
+        _replace_setting(fs, plan, setting, replacement, "the effective ExecStart is set here")
         plan.unit_changed = True
         return
     if setting.path in unit.dropin_paths and posixpath.basename(setting.path) > DROPIN_NAME:
@@ -253,10 +272,19 @@ def write_dropin(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_
     plan.unit_changed = True
 
 
+def _has_reset_before(unit, setting) -> bool:
+    """Whether an empty ExecStart= in the same file comes before ``setting``."""
+    return any(
+        other.key == "ExecStart" and not other.value and other.path == setting.path and other.line < setting.line
+        for other in unit.settings
+    )
+
+
 def _dropin_directory(detection: Detection) -> str:
     name = f"{detection.service}.service.d"
     if detection.scope == "user":
-        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.environ.get("HOME", "/root"), ".config")
+        environ = detection.environ
+        config = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME", "/root"), ".config")
         return posixpath.join(config, "systemd", "user", name)
     return posixpath.join("/etc/systemd/system", name)
 
@@ -309,8 +337,10 @@ def write_unit(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_fl
             f"{unit.fragment_path} would have no effect; use --via dropin"
         )
     form = detection.form
-    if form is None or form.form in (FORM_SHELL, FORM_UNKNOWN):
-        raise NotSupported(f"the ExecStart in {setting.path} is not a dockerd command dhconf can rewrite")
+    if form is None or form.form in (FORM_SHELL, FORM_UNKNOWN) or detection.shell_wrapped:
+        raise NotSupported(
+            f"the ExecStart in {setting.path} is not a plain dockerd command dhconf can rewrite; use --via env-file"
+        )
     new_argv = flagedit.edit_options(command.argv, hosts, after=form.args_start, tls_flags=tls_flags)
     _strip_variable_hosts(fs, detection, plan, tls_flags is not None)
     if list(new_argv) == list(command.argv):

@@ -283,9 +283,9 @@ def _apply_exec(unit: LoadedUnit, setting: Setting) -> bool:
     for spec in specifiers_in(setting.value):
         unit.findings.append(_finding(
             "execstart_specifier", WARNING,
-            f"ExecStart= uses the systemd specifier {spec!r}, which dhconf does not expand. dhconf "
-            f"reads it as the text {spec!r}, and an ExecStart= that dhconf writes from it contains "
-            f"the literal text '%{spec}' instead. Check such a rewrite by hand",
+            f"ExecStart= uses the systemd specifier {spec!r}, which dhconf does not expand, so "
+            "dhconf does not write a new ExecStart= from this line; change its hosts by hand or "
+            "through an environment file",
             setting.path, setting.line,
         ))
     return False
