@@ -289,10 +289,16 @@ def rollback_last(
     restart: bool = True,
     verify: bool = True,
     timeout: float | None = None,
+    probe_tls: Any = None,
     environ: Mapping[str, str] | None = None,
     notify: Notify = _notify_default,
 ) -> Outcome:
-    """Restore the files of the last transaction, then restart and verify."""
+    """Restore the files of the last transaction, then restart and verify.
+
+    ``probe_tls`` gives the client's TLS files to verify the restored
+    bindings, as for ``change_hosts``, because a daemon with ``--tlsverify``
+    rejects a probe without a client certificate.
+    """
     from dhconf import restart as restarter
     from dhconf.apply import last_journal, restore
     from dhconf.detect import detect
@@ -321,5 +327,5 @@ def rollback_last(
             unit_changed = any(".service" in entry.path or entry.path.endswith(".conf") for entry in journal.files)
             outcome.restart = restarter.restart_daemon(after, unit_changed, timeout)
             if verify:
-                outcome.verify = restarter.verify_hosts(after, after.hosts, timeout, None, notify)
+                outcome.verify = restarter.verify_hosts(after, after.hosts, timeout, probe_tls, notify)
         return outcome

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from dhconf.operations import rollback_last
+from dhconf.probe import TlsFiles
 from tests.bed.dockerd import TlsMaterial, free_port, make_tls_files
 from tests.bed.systemd_user import systemd_user_bed
 from tests.integration.test_set_live import Completed, LiveDocker, run_dhconf, wait_until_serving
@@ -134,3 +136,21 @@ def test_probe_with_client_cert_succeeds(tls_bed: TlsBed) -> None:
     [check] = result.document["verify"]
     assert check["ok"] is True, check
     assert check["server_version"], check
+
+
+@pytest.mark.usefixtures("tls_change")
+def test_rollback_verifies_tls_binding(tls_bed: TlsBed, monkeypatch: pytest.MonkeyPatch) -> None:
+    unix_only = run_dhconf(tls_bed.env, "set", "-H", tls_bed.docker.unix_host)
+    assert unix_only.returncode == 0, unix_only.describe()
+    # The library call reaches the bed's manager through the process environment.
+    for name, value in tls_bed.env.items():
+        monkeypatch.setenv(name, value)
+    client = TlsFiles(cacert=str(tls_bed.tls.cacert), cert=str(tls_bed.tls.client_cert),
+                      key=str(tls_bed.tls.client_key))
+
+    outcome = rollback_last(scope="user", probe_tls=client, notify=lambda message: None)
+
+    checks = {check["host"]: check for check in outcome.verify}
+    assert set(checks) == {tls_bed.docker.unix_host, tls_bed.tcp_host}
+    for check in checks.values():
+        assert check["ok"] is True, check
