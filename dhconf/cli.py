@@ -252,12 +252,15 @@ def remove_hosts(
 def rollback(
     dry_run: bool = DRY_RUN, no_restart: bool = NO_RESTART, no_verify: bool = NO_VERIFY,
     timeout: Optional[float] = TIMEOUT,
+    tlscacert: Optional[str] = typer.Option(None, "--tlscacert", metavar="PATH", help="CA certificate to verify TLS bindings with."),
+    client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
 ) -> None:
     """Restore the files of the last transaction, restart and verify."""
     from dhconf.operations import rollback_last
 
     outcome = rollback_last(root=OPTIONS.root, scope=OPTIONS.scope, unit=OPTIONS.unit, dry_run=dry_run,
-                            restart=not no_restart, verify=not no_verify, timeout=timeout, notify=_notify)
+                            restart=not no_restart, verify=not no_verify, timeout=timeout,
+                            probe_tls=_probe_tls(tlscacert, client_cert, client_key), notify=_notify)
     _show_outcome(outcome.to_json())
 
 
