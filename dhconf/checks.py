@@ -76,8 +76,9 @@ def settle_hosts(detection: Detection, environ: Mapping[str, str]) -> None:
     elif json_source is not None and json_hosts:
         json_source.effective = True
         chosen = json_hosts
-    elif detection.form is not None and detection.form.form == FORM_UNKNOWN:
-        # A wrapper (su, a script) may pass anything on; dockerd's default is no safe guess.
+    elif not detection.command or (detection.form is not None and detection.form.form == FORM_UNKNOWN):
+        # Nothing read the daemon's command line (no unit, no init script), or a wrapper
+        # (su, a script) may pass anything on: dockerd's default is no safe guess.
         chosen = []
     else:
         default = _default_host(detection, environ)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, List, Optional
@@ -27,6 +28,8 @@ app = typer.Typer(
     add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich panels label every flag "<bool>", as if it took a value.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -71,6 +74,8 @@ def global_options(
 ) -> None:
     if scope not in ("system", "user"):
         raise InvalidInput(f"invalid --scope {scope!r}: use 'system' or 'user'")
+    if not os.path.isdir(root):
+        raise InvalidInput(f"invalid --root {root!r}: no such directory; give the directory a host tree is mounted at")
     OPTIONS.root, OPTIONS.scope, OPTIONS.unit = root, scope, unit
     OPTIONS.json, OPTIONS.debug = json_output, debug
     logging.basicConfig(
@@ -92,10 +97,13 @@ def _print_json(document: dict[str, Any]) -> None:
 
 
 @app.command()
-def detect() -> None:
+def detect(
+    json_output: bool = typer.Option(False, "--json", help="Same as the global --json."),
+) -> None:
     """Show the platform, every source of bindings, the effective hosts and findings."""
     from dhconf import report
 
+    _json_after_command(json_output)
     detection = _detect()
     if OPTIONS.json:
         _print_json(detection.to_json())
@@ -105,33 +113,56 @@ def detect() -> None:
 
 @app.command()
 def show(
-    probe: bool = typer.Option(False, "--probe", help="Also call GET /_ping and GET /info on each host."),
+    probe: bool = typer.Option(False, "--probe", help="Also call GET /_ping and GET /info on each host; exit 1 when one fails."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0.1, help="How long --probe waits for each host, in seconds (default: 30, plus dockerd's start-up delay for plain TCP)."),
+    json_output: bool = typer.Option(False, "--json", help="Same as the global --json."),
 ) -> None:
-    """Print the effective hosts, one per line."""
+    """Print the effective hosts, one per line; error findings go to stderr."""
+    _json_after_command(json_output)
     detection = _detect()
     document: dict[str, Any] = {
         "hosts": [str(host) for host in detection.hosts],
         "sources": [source.to_json() for source in detection.sources],
     }
     if probe:
-        document["probe"] = _probe_effective(detection)
+        _require_live_root("--probe")
+        document["probe"] = _probe_effective(detection, timeout)
     if OPTIONS.json:
         _print_json(document)
-        return
-    for host in document["hosts"]:
-        typer.echo(host)
-    for result in document.get("probe", []):
-        status = "ok" if result["ok"] else f"failed: {result['error']}"
-        typer.echo(f"{result['host']}: {status}", err=not result["ok"])
+    else:
+        for host in document["hosts"]:
+            typer.echo(host)
+        for result in document.get("probe", []):
+            status = "ok" if result["ok"] else f"failed: {result['error']}"
+            typer.echo(f"{result['host']}: {status}", err=not result["ok"])
+        for finding in detection.findings:
+            if finding.severity == "error":
+                typer.echo(f"dhconf: error: [{finding.code}] {finding.message}", err=True)
+    if not all(result["ok"] for result in document.get("probe", [])):
+        raise typer.Exit(code=EXIT_FAILED)
 
 
-def _probe_effective(detection: Any) -> list[dict[str, Any]]:
-    from dhconf.probe import probe_hosts
+def _json_after_command(json_output: bool) -> None:
+    """Honour --json given after the command name as well as before it."""
+    if json_output:
+        OPTIONS.json = True
 
-    fd_socket = None
-    if detection.socket is not None:
-        fd_socket = next((path for path in detection.socket.listen_streams if path.startswith("/")), None)
-    results = probe_hosts(detection.hosts, fd_socket=fd_socket, deadline=10.0)
+
+def _require_live_root(what: str) -> None:
+    """Refuse to contact a daemon for a --root tree: the sockets it names are this machine's."""
+    if os.path.abspath(OPTIONS.root) != "/":
+        raise InvalidInput(
+            f"{what} talks to the daemon running on this machine, but --root {OPTIONS.root} is a "
+            "host tree; probe on the host itself, or give -H with an address that reaches it"
+        )
+
+
+def _probe_effective(detection: Any, timeout: Optional[float]) -> list[dict[str, Any]]:
+    from dhconf.probe import default_deadline, probe_hosts
+    from dhconf.restart import fd_socket_path
+
+    deadline = timeout or default_deadline(detection.hosts, None)
+    results = probe_hosts(detection.hosts, fd_socket=fd_socket_path(detection), deadline=deadline, on_wait=_notify)
     return [result.to_json() for result in results]
 
 
@@ -143,7 +174,7 @@ DIFF = typer.Option(False, "--diff", help="Print a unified diff of each file cha
 VIA = typer.Option("auto", "--via", metavar="auto|env-file|dropin|unit|daemon-json", help="Where to write the bindings; auto picks the place that takes effect.")
 NO_RESTART = typer.Option(False, "--no-restart", help="Write the files but do not restart the daemon.")
 NO_VERIFY = typer.Option(False, "--no-verify", help="Restart but do not probe the bindings afterwards.")
-TIMEOUT = typer.Option(None, "--timeout", metavar="SECONDS", help="Deadline for the restart and for each verification, in seconds.")
+TIMEOUT = typer.Option(None, "--timeout", metavar="SECONDS", min=0.1, help="Deadline for the restart and for the verification of the bindings, in seconds (default: 90 for the restart; 30 for verifying, plus dockerd's start-up delay for plain TCP).")
 TLSVERIFY = typer.Option(False, "--tlsverify", help="Make dockerd require TLS client certificates (needs the three files below).")
 TLSCACERT = typer.Option(None, "--tlscacert", metavar="PATH", help="CA certificate that dockerd trusts for clients; also verifies the daemon when probing.")
 TLSCERT = typer.Option(None, "--tlscert", metavar="PATH", help="dockerd's server certificate.")
@@ -151,6 +182,7 @@ TLSKEY = typer.Option(None, "--tlskey", metavar="PATH", help="dockerd's server k
 CLIENT_CERT = typer.Option(None, "--client-cert", metavar="PATH", help="Client certificate for probing TLS bindings.")
 CLIENT_KEY = typer.Option(None, "--client-key", metavar="PATH", help="Client key for probing TLS bindings.")
 ALLOW_INSECURE = typer.Option(False, "--allow-insecure-tcp", help="Allow plain TCP without TLS on a non-loopback address.")
+JSON_AFTER = typer.Option(False, "--json", help="Same as the global --json.")
 DETAILED_EXITCODE = typer.Option(False, "--detailed-exitcode", help="Exit with 5 when something changed or would change, 0 when nothing did.")
 
 
@@ -166,6 +198,7 @@ def _run_change(mode: str, hosts: Optional[List[str]], **options: Any) -> None:
     from dhconf.errors import EXIT_CHANGED
     from dhconf.operations import change_hosts
 
+    _json_after_command(options.pop("json_output"))
     diff = options.pop("diff")
     detailed = options.pop("detailed_exitcode")
     options["probe_tls"] = _probe_tls(options["tlscacert"], options.pop("client_cert"), options.pop("client_key"))
@@ -210,12 +243,14 @@ def set_hosts(
     tlsverify: bool = TLSVERIFY, tlscacert: Optional[str] = TLSCACERT, tlscert: Optional[str] = TLSCERT,
     tlskey: Optional[str] = TLSKEY, client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
     allow_insecure_tcp: bool = ALLOW_INSECURE, detailed_exitcode: bool = DETAILED_EXITCODE,
+    json_output: bool = JSON_AFTER,
 ) -> None:
     """Replace the whole set of hosts with the -H values given."""
     _run_change("set", hosts, dry_run=dry_run, diff=diff, via=via, restart=not no_restart,
                 verify=not no_verify, timeout=timeout, tlsverify=tlsverify, tlscacert=tlscacert,
                 tlscert=tlscert, tlskey=tlskey, client_cert=client_cert, client_key=client_key,
-                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode)
+                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode,
+                json_output=json_output)
 
 
 @app.command("add")
@@ -225,12 +260,14 @@ def add_hosts(
     tlsverify: bool = TLSVERIFY, tlscacert: Optional[str] = TLSCACERT, tlscert: Optional[str] = TLSCERT,
     tlskey: Optional[str] = TLSKEY, client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
     allow_insecure_tcp: bool = ALLOW_INSECURE, detailed_exitcode: bool = DETAILED_EXITCODE,
+    json_output: bool = JSON_AFTER,
 ) -> None:
     """Add the -H values to the current hosts."""
     _run_change("add", hosts, dry_run=dry_run, diff=diff, via=via, restart=not no_restart,
                 verify=not no_verify, timeout=timeout, tlsverify=tlsverify, tlscacert=tlscacert,
                 tlscert=tlscert, tlskey=tlskey, client_cert=client_cert, client_key=client_key,
-                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode)
+                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode,
+                json_output=json_output)
 
 
 @app.command("remove")
@@ -240,12 +277,14 @@ def remove_hosts(
     tlsverify: bool = TLSVERIFY, tlscacert: Optional[str] = TLSCACERT, tlscert: Optional[str] = TLSCERT,
     tlskey: Optional[str] = TLSKEY, client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
     allow_insecure_tcp: bool = ALLOW_INSECURE, detailed_exitcode: bool = DETAILED_EXITCODE,
+    json_output: bool = JSON_AFTER,
 ) -> None:
     """Remove the -H values from the current hosts."""
     _run_change("remove", hosts, dry_run=dry_run, diff=diff, via=via, restart=not no_restart,
                 verify=not no_verify, timeout=timeout, tlsverify=tlsverify, tlscacert=tlscacert,
                 tlscert=tlscert, tlskey=tlskey, client_cert=client_cert, client_key=client_key,
-                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode)
+                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode,
+                json_output=json_output)
 
 
 @app.command("rollback")
@@ -254,10 +293,12 @@ def rollback(
     timeout: Optional[float] = TIMEOUT,
     tlscacert: Optional[str] = typer.Option(None, "--tlscacert", metavar="PATH", help="CA certificate to verify TLS bindings with."),
     client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
+    json_output: bool = JSON_AFTER,
 ) -> None:
-    """Restore the files of the last transaction, restart and verify."""
+    """Restore the files of the last transaction, restart and verify; each run steps back one more."""
     from dhconf.operations import rollback_last
 
+    _json_after_command(json_output)
     outcome = rollback_last(root=OPTIONS.root, scope=OPTIONS.scope, unit=OPTIONS.unit, dry_run=dry_run,
                             restart=not no_restart, verify=not no_verify, timeout=timeout,
                             probe_tls=_probe_tls(tlscacert, client_cert, client_key), notify=_notify)
@@ -267,7 +308,8 @@ def rollback(
 @app.command("probe")
 def probe(
     hosts: Optional[List[str]] = HOSTS,
-    timeout: Optional[float] = TIMEOUT,
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0.1, help="How long to wait for each host to answer, in seconds (default: 30, plus dockerd's start-up delay for plain TCP)."),
+    json_output: bool = JSON_AFTER,
     tlscacert: Optional[str] = typer.Option(None, "--tlscacert", metavar="PATH", help="CA certificate to verify the daemon with."),
     tlscert: Optional[str] = typer.Option(None, "--tlscert", metavar="PATH", help="Client certificate for TLS bindings."),
     tlskey: Optional[str] = typer.Option(None, "--tlskey", metavar="PATH", help="Client key for TLS bindings."),
@@ -278,8 +320,11 @@ def probe(
     from dhconf.probe import default_deadline, probe_hosts
     from dhconf.restart import fd_socket_path
 
+    _json_after_command(json_output)
     tls = _probe_tls(tlscacert, tlscert, tlskey)
     detection = _detect()
+    if not hosts:
+        _require_live_root("probe without -H")
     targets = [parse_host(text) for text in hosts] if hosts else detection.hosts
     deadline = timeout or default_deadline(targets, tls)
     results = probe_hosts(targets, tls=tls, deadline=deadline, fd_socket=fd_socket_path(detection), on_wait=_notify)
@@ -296,15 +341,30 @@ def probe(
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Run the CLI; translate dhconf errors into one message and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, prog_name="dhconf", standalone_mode=True)
+        result = app(args=args, prog_name="dhconf", standalone_mode=False)
     except DhconfError as err:
         _fail(err.message, err.to_json(), err.exit_code, err)
     except KeyboardInterrupt:
         _fail("interrupted", {"code": "interrupted", "message": "interrupted"}, EXIT_FAILED, None)
-    except Exception as err:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
-        message = f"internal error: {type(err).__name__}: {err}; run again with --debug for the traceback"
-        _fail(message, {"code": "internal_error", "message": message}, EXIT_FAILED, err)
+    except Exception as err:  # noqa: BLE001 - usage errors come from click, or typer's copy of it
+        if type(err).__name__ == "Abort":
+            _fail("interrupted", {"code": "interrupted", "message": "interrupted"}, EXIT_FAILED, None)
+        if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
+            _internal_error(err)
+        if "--json" in args:
+            OPTIONS.json = True
+        err.show()  # click's own usage text on stderr
+        if OPTIONS.json:
+            typer.echo(json.dumps({"error": {"code": "usage", "message": err.format_message()}}, indent=2))
+        sys.exit(err.exit_code)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _internal_error(err: BaseException) -> None:
+    message = f"internal error: {type(err).__name__}: {err}; run again with --debug for the traceback"
+    _fail(message, {"code": "internal_error", "message": message}, EXIT_FAILED, err)
 
 
 def _fail(message: str, document: dict[str, Any], exit_code: int, err: BaseException | None) -> None:

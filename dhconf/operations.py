@@ -30,7 +30,7 @@ class Outcome:
     changed: bool
     dry_run: bool
     before: list[str]
-    after: list[str]
+    after: list[str] | None  # None for a rollback dry run: known once the backups are back
     files: list[dict[str, Any]] = field(default_factory=list)
     restart: dict[str, Any] | None = None
     verify: list[dict[str, Any]] = field(default_factory=list)
@@ -260,7 +260,7 @@ def _roll_back(
     from dhconf import restart as restarter
     from dhconf.apply import restore
 
-    notify(f"the change failed ({error}); restoring the previous files")
+    notify("the change failed; restoring the previous files and restarting the daemon")
     try:
         restore(fs, journal)
         restarter.restart_daemon(detection, plan.unit_changed, timeout)
@@ -275,7 +275,8 @@ def _roll_back(
     outcome.rolled_back = True
     outcome.verify = checks
     raise RolledBack(
-        f"{error}; the previous files are restored and the daemon answers on its old bindings again",
+        f"the change was rolled back: the previous files are restored and the daemon answers on "
+        f"its old bindings again. What failed: {error}",
         outcome=outcome.to_json(),
     ) from error
 
@@ -314,7 +315,7 @@ def rollback_last(
             changed=True,
             dry_run=dry_run,
             before=[str(host) for host in before.hosts],
-            after=[],
+            after=None,
             files=[{"path": entry.path, "action": "restore"} for entry in journal.files],
             journal=journal.directory,
         )

@@ -14,7 +14,7 @@ from typing import Any
 from dhconf import flags as flagedit
 from dhconf import writers
 from dhconf.detection import Detection
-from dhconf.errors import NotSupported
+from dhconf.errors import InvalidInput, NotSupported
 from dhconf.findings import INFO, WARNING, Finding
 from dhconf.hosts import Host, parse_host
 from dhconf.platform import INIT_SYSTEMD
@@ -101,7 +101,38 @@ def normalize_request(detection: Detection, hosts: list[Host]) -> tuple[list[Hos
             wildcard_ports[host.port] = host
         if host not in result:
             result.append(host)
+    check_listeners(result)
     return result, findings
+
+
+def _listen_address(host: Host) -> str:
+    """The address dockerd's listener takes: "localhost" resolves to 127.0.0.1 here."""
+    return "127.0.0.1" if host.host == "localhost" else host.host
+
+
+def check_listeners(hosts: list[Host]) -> None:
+    """Reject host sets that dockerd cannot listen on all at once, before anything is written."""
+    fds = [host for host in hosts if host.is_fd]
+    if len(fds) > 1:
+        raise InvalidInput(
+            f"{' and '.join(map(str, fds))} both ask for systemd's sockets; dockerd hands them all to "
+            "the first and the second finds none. Keep one fd:// host."
+        )
+    by_port: dict[int, list[Host]] = {}
+    for host in hosts:
+        if host.is_tcp:
+            by_port.setdefault(host.port, []).append(host)
+    for port, group in by_port.items():
+        if len(group) < 2:
+            continue
+        wildcard = [host for host in group if host.is_wildcard]
+        addresses = [_listen_address(host) for host in group]
+        if wildcard or len(set(addresses)) < len(addresses):
+            raise InvalidInput(
+                f"{' and '.join(map(str, group))} would listen on port {port} twice (a wildcard "
+                "address covers every other one, and localhost is 127.0.0.1); dockerd fails with "
+                "'address already in use'. Keep one of them."
+            )
 
 
 def _activated_paths(detection: Detection) -> set[str]:
@@ -115,6 +146,25 @@ def _activated_paths(detection: Detection) -> set[str]:
 
 def _same_run(path: str) -> str:
     return "/run" + path[len("/var/run"):] if path.startswith("/var/run/") else path
+
+
+def _socket_left_listening(detection: Detection, hosts: list[Host]) -> list[Finding]:
+    """Warn when dropping fd:// leaves the socket unit listening with nobody accepting on it."""
+    socket = detection.socket
+    if socket is None or any(host.is_fd for host in hosts):
+        return []
+    if not any(host.is_fd for host in detection.hosts):
+        return []
+    paths = ", ".join(socket.listen_streams) or "its address"
+    return [
+        Finding(
+            "socket_left_listening",
+            WARNING,
+            f"without fd://, {socket.name} still listens on {paths} and the service still pulls it "
+            f"in, but dockerd no longer accepts on it, so clients there hang. Keep fd://, or run "
+            f"'systemctl disable --now {socket.name}' and add a drop-in that removes the dependency.",
+        )
+    ]
 
 
 def plan_change(fs: RootFS, detection: Detection, request: Request) -> Plan:
@@ -137,6 +187,15 @@ def plan_change(fs: RootFS, detection: Detection, request: Request) -> Plan:
             )
         )
 
+    findings += _socket_left_listening(detection, hosts)
+    if tls_flags is None and detection.tls.explicit:
+        findings.append(
+            Finding(
+                "tls_kept",
+                INFO,
+                "the daemon's TLS settings stay as they are; give --tlsverify with its files to replace them.",
+            )
+        )
     plan = Plan(before=list(detection.hosts), after=hosts, via=request.via, findings=findings)
     method = writers.choose_method(detection, request, hosts)
     plan.via = method

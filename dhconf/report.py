@@ -16,7 +16,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
 def format_detection(detection: Any) -> str:
     platform = detection.platform
     lines = [
-        f"platform:  {platform.id} {platform.version_id} (family {platform.family.name})".rstrip(),
+        f"platform:  {' '.join(filter(None, (platform.id, platform.version_id)))} (family {platform.family.name})",
         f"init:      {platform.init}",
         f"install:   {platform.install}",
     ]
@@ -90,7 +90,10 @@ def format_outcome(document: dict[str, Any]) -> str:
         lines.append(f"{verb} {planned['path']}{reason}")
     hosts = document["hosts"]
     lines.append(f"hosts before: {' '.join(hosts['before']) or '(none)'}")
-    lines.append(f"hosts after:  {' '.join(hosts['after']) or '(none)'}")
+    if hosts["after"] is None:
+        lines.append("hosts after:  (known once the files are restored)")
+    else:
+        lines.append(f"hosts after:  {' '.join(hosts['after']) or '(none)'}")
     restart = document.get("restart")
     if restart:
         lines.append(f"restarted {restart['unit']}: {restart['active_state']}/{restart['sub_state']}")

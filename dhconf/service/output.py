@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -72,12 +73,34 @@ def read_output(mark: OutputMark, *, max_lines: int = MAX_LINES) -> tuple[str, l
     return f"StandardError={mark.kind}", []
 
 
+_LOGRUS_MESSAGE = re.compile(r'\blevel=(?:fatal|error)\b.*?\bmsg="((?:[^"\\]|\\.)*)"')
+
+
+def key_line(lines: Sequence[str]) -> str | None:
+    """Return the daemon's own last fatal or error message, the line an admin needs first.
+
+    dockerd logs through logrus (``level=fatal msg="failed to start daemon: ..."``);
+    its error on exit is also printed bare on stderr.
+    """
+    for line in reversed(lines):
+        match = _LOGRUS_MESSAGE.search(line)
+        if match:
+            return match.group(1).replace('\\"', '"')
+    for line in reversed(lines):
+        lowered = line.lower()
+        if "level=" not in lowered and ("failed" in lowered or "error" in lowered):
+            return line.strip()
+    return None
+
+
 def format_output(source: str, lines: Sequence[str]) -> str:
-    """Format output lines for an error message, saying where they came from."""
+    """Format output lines for an error message: the daemon's own error first, then the tail."""
     if not lines:
         return f"The daemon wrote nothing to {source} during this attempt."
     body = "\n".join(f"  {line}" for line in lines)
-    return f"Last lines of the daemon's output ({source}):\n{body}"
+    cause = key_line(lines)
+    lead = f"The daemon said: {cause}\n" if cause else ""
+    return f"{lead}Last lines of the daemon's output ({source}):\n{body}"
 
 
 def _stderr_target(get_property: PropertyGetter, unit: str) -> tuple[str, str | None]:
