@@ -236,55 +236,31 @@ def _show_outcome(document: dict) -> None:
         typer.echo(report.format_outcome(document))
 
 
-@app.command("set")
-def set_hosts(
-    hosts: Optional[List[str]] = HOSTS, dry_run: bool = DRY_RUN, diff: bool = DIFF, via: str = VIA,
-    no_restart: bool = NO_RESTART, no_verify: bool = NO_VERIFY, timeout: Optional[float] = TIMEOUT,
-    tlsverify: bool = TLSVERIFY, tlscacert: Optional[str] = TLSCACERT, tlscert: Optional[str] = TLSCERT,
-    tlskey: Optional[str] = TLSKEY, client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
-    allow_insecure_tcp: bool = ALLOW_INSECURE, detailed_exitcode: bool = DETAILED_EXITCODE,
-    json_output: bool = JSON_AFTER,
-) -> None:
-    """Replace the whole set of hosts with the -H values given."""
-    _run_change("set", hosts, dry_run=dry_run, diff=diff, via=via, restart=not no_restart,
-                verify=not no_verify, timeout=timeout, tlsverify=tlsverify, tlscacert=tlscacert,
-                tlscert=tlscert, tlskey=tlskey, client_cert=client_cert, client_key=client_key,
-                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode,
-                json_output=json_output)
+def _change_command(mode: str, summary: str) -> Any:
+    """Build the set, add or remove command: the same options, another mode."""
+
+    def command(
+        hosts: Optional[List[str]] = HOSTS, dry_run: bool = DRY_RUN, diff: bool = DIFF, via: str = VIA,
+        no_restart: bool = NO_RESTART, no_verify: bool = NO_VERIFY, timeout: Optional[float] = TIMEOUT,
+        tlsverify: bool = TLSVERIFY, tlscacert: Optional[str] = TLSCACERT, tlscert: Optional[str] = TLSCERT,
+        tlskey: Optional[str] = TLSKEY, client_cert: Optional[str] = CLIENT_CERT,
+        client_key: Optional[str] = CLIENT_KEY, allow_insecure_tcp: bool = ALLOW_INSECURE,
+        detailed_exitcode: bool = DETAILED_EXITCODE, json_output: bool = JSON_AFTER,
+    ) -> None:
+        _run_change(mode, hosts, dry_run=dry_run, diff=diff, via=via, restart=not no_restart,
+                    verify=not no_verify, timeout=timeout, tlsverify=tlsverify, tlscacert=tlscacert,
+                    tlscert=tlscert, tlskey=tlskey, client_cert=client_cert, client_key=client_key,
+                    allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode,
+                    json_output=json_output)
+
+    command.__doc__ = summary
+    command.__name__ = f"{mode}_hosts"
+    return command
 
 
-@app.command("add")
-def add_hosts(
-    hosts: Optional[List[str]] = HOSTS, dry_run: bool = DRY_RUN, diff: bool = DIFF, via: str = VIA,
-    no_restart: bool = NO_RESTART, no_verify: bool = NO_VERIFY, timeout: Optional[float] = TIMEOUT,
-    tlsverify: bool = TLSVERIFY, tlscacert: Optional[str] = TLSCACERT, tlscert: Optional[str] = TLSCERT,
-    tlskey: Optional[str] = TLSKEY, client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
-    allow_insecure_tcp: bool = ALLOW_INSECURE, detailed_exitcode: bool = DETAILED_EXITCODE,
-    json_output: bool = JSON_AFTER,
-) -> None:
-    """Add the -H values to the current hosts."""
-    _run_change("add", hosts, dry_run=dry_run, diff=diff, via=via, restart=not no_restart,
-                verify=not no_verify, timeout=timeout, tlsverify=tlsverify, tlscacert=tlscacert,
-                tlscert=tlscert, tlskey=tlskey, client_cert=client_cert, client_key=client_key,
-                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode,
-                json_output=json_output)
-
-
-@app.command("remove")
-def remove_hosts(
-    hosts: Optional[List[str]] = HOSTS, dry_run: bool = DRY_RUN, diff: bool = DIFF, via: str = VIA,
-    no_restart: bool = NO_RESTART, no_verify: bool = NO_VERIFY, timeout: Optional[float] = TIMEOUT,
-    tlsverify: bool = TLSVERIFY, tlscacert: Optional[str] = TLSCACERT, tlscert: Optional[str] = TLSCERT,
-    tlskey: Optional[str] = TLSKEY, client_cert: Optional[str] = CLIENT_CERT, client_key: Optional[str] = CLIENT_KEY,
-    allow_insecure_tcp: bool = ALLOW_INSECURE, detailed_exitcode: bool = DETAILED_EXITCODE,
-    json_output: bool = JSON_AFTER,
-) -> None:
-    """Remove the -H values from the current hosts."""
-    _run_change("remove", hosts, dry_run=dry_run, diff=diff, via=via, restart=not no_restart,
-                verify=not no_verify, timeout=timeout, tlsverify=tlsverify, tlscacert=tlscacert,
-                tlscert=tlscert, tlskey=tlskey, client_cert=client_cert, client_key=client_key,
-                allow_insecure_tcp=allow_insecure_tcp, detailed_exitcode=detailed_exitcode,
-                json_output=json_output)
+app.command("set")(_change_command("set", "Replace the whole set of hosts with the -H values given."))
+app.command("add")(_change_command("add", "Add the -H values to the current hosts."))
+app.command("remove")(_change_command("remove", "Remove the -H values from the current hosts."))
 
 
 @app.command("rollback")
