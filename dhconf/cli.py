@@ -178,7 +178,7 @@ TIMEOUT = typer.Option(None, "--timeout", metavar="SECONDS", min=0.1, help="Dead
 TLSVERIFY = typer.Option(False, "--tlsverify", help="Make dockerd require TLS client certificates (needs the three files below).")
 TLSCACERT = typer.Option(None, "--tlscacert", metavar="PATH", help="CA certificate that dockerd trusts for clients; also verifies the daemon when probing.")
 TLSCERT = typer.Option(None, "--tlscert", metavar="PATH", help="dockerd's server certificate.")
-TLSKEY = typer.Option(None, "--tlskey", metavar="PATH", help="dockerd's server key (mode 600).")
+TLSKEY = typer.Option(None, "--tlskey", metavar="PATH", help="dockerd's server key; it must already be readable by its owner only (chmod 600).")
 CLIENT_CERT = typer.Option(None, "--client-cert", metavar="PATH", help="Client certificate for probing TLS bindings.")
 CLIENT_KEY = typer.Option(None, "--client-key", metavar="PATH", help="Client key for probing TLS bindings.")
 ALLOW_INSECURE = typer.Option(False, "--allow-insecure-tcp", help="Allow plain TCP without TLS on a non-loopback address.")
