@@ -145,7 +145,8 @@ def run_playbook(playbook: Path, env: dict[str, str]) -> float:
             "-e", f"ansible_python_interpreter={PYTHON}", str(playbook)]
     timing = timed_run(argv, env=env, timeout=RUN_TIMEOUT)
     if "changed=1" not in timing.completed.stdout and "changed=2" not in timing.completed.stdout:
-        raise SystemExit(f"bench: {playbook.name} changed nothing:\n{timing.completed.stdout[-3000:]}")
+        raise SystemExit(f"bench: {playbook.name} reported no change, so it restarted nothing; "
+                         f"its output:\n{timing.completed.stdout[-3000:]}")
     return timing.wall
 
 

@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv"
 PYTHON = str(VENV / "bin" / "python")
 DHCONF = str(VENV / "bin" / "dhconf")
+# The Debian package's stack: Debian's Python with python3-typer 0.7.0, python3-jinja2 and python3-dbus.
+SYSTEM_PYTHON = "/usr/bin/python3"
 CORPUS = Path(os.environ.get("DHCONF_CORPUS") or REPO.parent / "shared" / "corpus")
 
 UBUNTU_OS_RELEASE = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n'
@@ -263,11 +265,16 @@ class Report:
             Path(json_path).write_text(json.dumps(document, indent=2) + "\n")
 
 
-def arguments(description: str, rounds: int) -> argparse.Namespace:
+def argument_parser(description: str, rounds: int) -> argparse.ArgumentParser:
+    """Return the parser of the options every bench script takes: --rounds and --json."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=rounds, help=f"measured rounds (default {rounds})")
     parser.add_argument("--json", metavar="PATH", help="also write the raw samples to PATH")
-    return parser.parse_args()
+    return parser
+
+
+def arguments(description: str, rounds: int) -> argparse.Namespace:
+    return argument_parser(description, rounds).parse_args()
 
 
 def command_line() -> str:

@@ -19,7 +19,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import DHCONF
@@ -63,10 +63,12 @@ class LiveBed:
     unix_host: str
     tcp_host: str
     bare_script: Path
+    dhconf_command: list[str] = field(default_factory=lambda: [DHCONF])  # how to start dhconf
 
     def dhconf_set(self, hosts: list[str], options: tuple[str, ...] = ()) -> list[str]:
         """Return the argv of ``dhconf --scope user [OPTIONS] set -H HOST...``."""
-        return [DHCONF, "--scope", "user", *options, "set", *[word for host in hosts for word in ("-H", host)]]
+        return [*self.dhconf_command, "--scope", "user", *options, "set",
+                *[word for host in hosts for word in ("-H", host)]]
 
     def dhconf_add(self, *options: str) -> list[str]:
         """Return the argv of ``set`` with the unix socket and the TCP binding."""

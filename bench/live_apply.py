@@ -12,8 +12,8 @@ Both sides are timed from their stderr, each line stamped with
 ``time.monotonic()`` as it arrives: dhconf runs with ``--debug``, the bare
 script under ``sh -x``. systemd stamps the moment dockerd reported ready
 (``ActiveEnterTimestampMonotonic``, the same CLOCK_MONOTONIC), so the script
-tells how long each side takes from readiness to its restart job's end, to
-the last binding verified, and to its exit.
+measures how long each side takes from readiness to its restart job's end,
+to the last binding verified, and to its exit.
 
 Run from the repository root, as root: ``.venv/bin/python bench/live_apply.py``
 """
@@ -31,9 +31,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    REPO,
+    SYSTEM_PYTHON,
     Report,
     Summary,
-    arguments,
+    argument_parser,
     bytecode_cache,
     command_line,
     ms,
@@ -59,12 +61,14 @@ DHCONF_PHASES = (
     ("verify (GET /_ping, GET /info on each binding)", "Probed "),
     ("commit, output, exit", None),
 )
+DHCONF_RESTART = DHCONF_PHASES[3][0]
 BARE_PHASES = (
     ("write the drop-in", "+ systemctl --user daemon-reload"),
     ("systemctl --user daemon-reload", "+ systemctl --user restart"),
     ("systemctl --user restart docker", "+ curl"),
     ("poll curl /_ping every 100 ms, exit", None),
 )
+BARE_RESTART = BARE_PHASES[2][0]
 
 
 @dataclass
@@ -167,10 +171,18 @@ def one_round(live: LiveBed, index: int) -> dict[str, Run]:
 
 
 def main() -> int:
-    args = arguments("dhconf --scope user set against the bare sequence, on the live bed.", rounds=8)
-    report = Report("Apply overhead on the live bed", command_line())
+    parser = argument_parser("dhconf --scope user set against the bare sequence, on the live bed.", rounds=8)
+    parser.add_argument("--stack", choices=("venv", "debian"), default="venv",
+                        help="run dhconf from the venv (default), or with Debian's python3 and its "
+                             "python3-typer, python3-jinja2 and python3-dbus, this checkout on PYTHONPATH")
+    args = parser.parse_args()
+    title = "Apply overhead on the live bed" + (" (Debian's Python stack)" if args.stack == "debian" else "")
+    report = Report(title, command_line())
     runs: dict[str, list[Run]] = {}
     with bytecode_cache(), live_bed() as live:
+        if args.stack == "debian":
+            live.dhconf_command = [SYSTEM_PYTHON, "-m", "dhconf"]
+            live.env["PYTHONPATH"] = str(REPO)
         for index in range(WARMUP_ROUNDS + args.rounds):
             for key, run in one_round(live, index).items():
                 if index >= WARMUP_ROUNDS:
@@ -178,6 +190,10 @@ def main() -> int:
         tcp_host = live.tcp_host
 
     describe(report, args.rounds, tcp_host)
+    if args.stack == "debian":
+        report.add(f"dhconf runs as `{SYSTEM_PYTHON} -m dhconf` with this checkout on PYTHONPATH, on Debian's "
+                   "python3-typer, python3-jinja2 and python3-dbus.")
+        report.add()
     report.data["ratios"] = report_ratios(report, runs)
     report.data["ready_to_verified"] = report_readiness(report, runs)
     report_phases(report, runs)
@@ -214,7 +230,28 @@ def report_ratios(report: Report, runs: dict[str, list[Run]]) -> dict[str, dict]
     report.add(f"Target: dhconf ≤ {TARGET_RATIO:.2f}x the bare sequence — add {ratios['add'].median:.2f}x, "
                f"remove {ratios['remove'].median:.2f}x: {verdict(met)}.")
     report.add()
-    return {key: value.to_json() for key, value in ratios.items()}
+
+    # The restart job is the same systemd job on both sides, and its length varies from run to run
+    # by about a second, so the time outside it is each side's own cost.
+    rows = []
+    outside: dict[str, dict] = {}
+    for action in ("add", "remove"):
+        mine = _outside_restart(runs[f"dhconf {action}"], DHCONF_RESTART)
+        bare = _outside_restart(runs[f"bare {action}"], BARE_RESTART)
+        if not mine or not bare:
+            continue
+        extra = summarize(mine).median - summarize(bare).median
+        outside[action] = {"dhconf": summarize(mine).to_json(), "bare": summarize(bare).to_json()}
+        rows.append([action, ms(summarize(mine)), ms(summarize(bare)), f"{extra * 1000:+.0f} ms"])
+    if rows:
+        report.add("Time outside the restart job (wall time minus the restart phase below):")
+        report.add()
+        report.table(["operation", "dhconf", "bare sequence", "dhconf minus bare, medians"], rows)
+    return {**{key: value.to_json() for key, value in ratios.items()}, "outside_restart": outside}
+
+
+def _outside_restart(runs: list[Run], phase: str) -> list[float]:
+    return [run.wall - run.phases[phase] for run in runs if run.phases.get(phase) is not None]
 
 
 def report_readiness(report: Report, runs: dict[str, list[Run]]) -> dict:

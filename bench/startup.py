@@ -31,6 +31,7 @@ from bench.common import (  # noqa: E402
     DHCONF,
     PYTHON,
     REPO,
+    SYSTEM_PYTHON,
     Report,
     Summary,
     arguments,
@@ -49,7 +50,6 @@ from bench.common import (  # noqa: E402
 
 TARGET_DETECT_RATIO = 1.5
 DETECT = "dhconf --root UPSTREAM --json detect"
-SYSTEM_PYTHON = "/usr/bin/python3"
 WARMUP_ROUNDS = 2
 PROFILE_RUNS = 5
 # Only apply, restart and probe need these modules, so detect must not import them.
