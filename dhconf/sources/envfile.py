@@ -68,13 +68,17 @@ class VariableFile:
     assignments: list[Assignment] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     uncertain: set[str] = field(default_factory=set)
+    # The last assignment of each name, rebuilt when ``assignments`` has grown: the readers
+    # only append, and detect asks once per variable, which a scan made quadratic.
+    _last: dict[str, Assignment] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _indexed: int = field(default=0, init=False, repr=False, compare=False)
 
     def last(self, name: str) -> Assignment | None:
         """Return the last assignment of ``name`` in file order, or None."""
-        for assignment in reversed(self.assignments):
-            if assignment.name == name:
-                return assignment
-        return None
+        if self._indexed != len(self.assignments):
+            self._last = {assignment.name: assignment for assignment in self.assignments}
+            self._indexed = len(self.assignments)
+        return self._last.get(name)
 
 
 class LineIndex:
