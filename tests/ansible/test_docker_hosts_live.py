@@ -111,8 +111,9 @@ def test_held_port_rolls_back_and_fails(ansible: Ansible, live_docker: LiveDocke
     assert result["code"] == "rolled_back"
     assert result["rolled_back"] is True
     assert "address already in use" in result["msg"]
-    assert result["msg"].endswith(
-        "the previous files are restored and the daemon answers on its old bindings again"
+    assert result["msg"].startswith(
+        "the change was rolled back: the previous files are restored and the daemon answers on "
+        "its old bindings again"
     ), result["msg"]
     assert [check["ok"] for check in result["verify"]] == [True]
     assert live_docker.unit.path.read_bytes() == unit_before
