@@ -47,13 +47,31 @@ def edit_options(
     first option after the command form) when there was none. TLS flags follow
     the last host flag.
     """
-    edited = replace_host_flags(argv, hosts, after=after)
+    if _same_hosts(argv, hosts):
+        # Keep the admin's spelling (-H=x, --host x) when the hosts are already these.
+        edited = list(argv)
+    else:
+        edited = replace_host_flags(argv, hosts, after=after)
     if tls_flags is None:
         return edited
     edited = strip_tls_flags(edited)
     flags = find_host_flags(edited)
     position = flags[-1].index + flags[-1].length if flags else min(after, len(edited))
     return edited[:position] + list(tls_flags) + edited[position:]
+
+
+def _same_hosts(argv: Sequence[str], hosts: Sequence[Host]) -> bool:
+    """Whether the host flags of ``argv`` name exactly ``hosts``, in order, once each."""
+    from dhconf.errors import InvalidHost
+    from dhconf.hosts import parse_host
+
+    values = host_flag_words(argv)
+    if len(values) != len(find_host_flags(argv)):
+        return False
+    try:
+        return [parse_host(value) for value in values] == list(hosts)
+    except InvalidHost:
+        return False
 
 
 def host_flag_words(argv: Sequence[str]) -> list[str]:

@@ -287,3 +287,18 @@ def test_sysv_host_writes_default_file(tmp_path: Path) -> None:
 
     assert sh_value(tree / "etc/default/docker", "DOCKER_OPTS") == "-H unix:///var/run/docker.sock -H tcp://127.0.0.1:2375"
     assert run_ok(tree, "show")["hosts"] == ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"]
+
+
+def test_admin_spelling_kept_when_hosts_match(upstream_tree: Path) -> None:
+    dropin = upstream_tree / "etc/systemd/system/docker.service.d/override.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text(
+        "[Service]\nExecStart=\n"
+        "ExecStart=/usr/bin/dockerd -H=fd:// -H=tcp://127.0.0.1:2376 --containerd=/run/containerd/containerd.sock\n"
+    )
+    before = snapshot(upstream_tree)
+
+    result = run_ok(upstream_tree, "set", "-H", "fd://", "-H", "tcp://127.0.0.1:2376")
+
+    assert result["changed"] is False, result["files"]
+    assert snapshot(upstream_tree) == before
