@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ from tests.bed.dockerd import DOCKERD, free_port, isolation_args
 from tests.bed.systemd_user import DockerUnit, SystemdUserBed, exec_quote, systemd_user_bed
 
 START_LIMIT_BURST = 1000
-READY_TIMEOUT = 60.0
 
 # Typed by hand: each step is one command a sysadmin would run. The drop-in
 # is quoted ('EOF') so that systemd's "$$" escapes reach the file unchanged.
@@ -98,15 +96,8 @@ class LiveBed:
 def live_bed() -> Iterator[LiveBed]:
     """Run the bed with dockerd serving on its unix socket; stop everything afterwards."""
     with systemd_user_bed() as bed:
-        state = bed.root / "docker"
-        state.mkdir()
-        config = state / "daemon.json"
-        config.write_text("{}\n")
-        extra = [f"--config-file={config}"]
-        unit = bed.write_docker_unit(extra_args=extra, start_limit_burst=START_LIMIT_BURST)
-        bed.systemctl("daemon-reload")
-        bed.systemctl("start", unit.name)
-        _wait_for(unit)
+        unit = bed.start_docker(start_limit_burst=START_LIMIT_BURST)
+        extra = [f"--config-file={bed.root / 'docker' / 'daemon.json'}"]
 
         port = free_port("127.0.0.1")
         unix_host = f"unix://{unit.socket_path}"
@@ -116,14 +107,7 @@ def live_bed() -> Iterator[LiveBed]:
         script.write_text(BARE_SCRIPT.format(
             exec_start=" ".join(exec_quote(arg) for arg in argv), socket=unit.socket_path,
         ))
-        env = {**os.environ, **bed.env, "XDG_STATE_HOME": str(bed.root / "state")}
+        env = {**os.environ, **bed.env}
         yield LiveBed(bed=bed, unit=unit, env=env, unix_host=unix_host, tcp_host=tcp_host, bare_script=script)
 
 
-def _wait_for(unit: DockerUnit) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not unit.ping():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: dockerd did not respond to GET /_ping on {unit.socket_path}; its output:\n"
-                             f"{unit.read_output()[-2000:]}")
-        time.sleep(0.1)

@@ -57,7 +57,7 @@ def settle_hosts(detection: Detection, environ: Mapping[str, str]) -> None:
             continue
         host = _parse(detection, flag.value, value_word.origin)
         if host is not None:
-            detection.flag_hosts.append(host)
+            detection.flag_origins.append((host, value_word.origin))
             by_origin[value_word.origin].append(str(host))
     _add_flag_sources(detection, by_origin)
 
@@ -284,9 +284,8 @@ def _check_socket_shadowed(detection: Detection) -> None:
     )
     if not uses_fd and not pulled_in:
         return
-    activated = {_same_run(path) for path in socket.listen_streams if path.startswith("/")}
     for host in detection.hosts:
-        if host.is_unix and _same_run(host.address) in activated:
+        if host.is_unix and socket.listens_on(host.address):
             detection.findings.append(
                 Finding(
                     "unix_socket_shadows_activation",
@@ -296,7 +295,7 @@ def _check_socket_shadowed(detection: Detection) -> None:
                     "hanging. Use fd:// for that path.",
                 )
             )
-    if uses_fd and not activated:
+    if uses_fd and not socket.unix_paths:
         detection.findings.append(
             Finding(
                 "socket_without_unix_path",
@@ -304,8 +303,3 @@ def _check_socket_shadowed(detection: Detection) -> None:
                 f"{socket.name} has no ListenStream path; fd:// may not be a unix socket.",
             )
         )
-
-
-def _same_run(path: str) -> str:
-    """Treat /var/run as /run, as Debian and Fedora link it."""
-    return "/run" + path[len("/var/run"):] if path.startswith("/var/run/") else path

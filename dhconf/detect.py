@@ -145,7 +145,7 @@ def _referenced_variables(argv: list[str]) -> set[str]:
         name = cmd.variable_name(word)
         if name:
             names.add(name)
-        names.update(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", word))
+        names.update(cmd.BRACED_VARIABLE.findall(word))
     return names
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dhconf.findings import Finding
-from dhconf.sources.command import CommandForm, Word
+from dhconf.sources.command import CommandForm, Origin, Word
 
 if TYPE_CHECKING:
     from dhconf.hosts import Host
@@ -48,8 +48,20 @@ class SocketUnit:
     path: str | None
     listen_streams: list[str]
 
+    @property
+    def unix_paths(self) -> set[str]:
+        """The unix socket paths it listens on, with /var/run read as /run (a link on Debian and Fedora)."""
+        return {_same_run(path) for path in self.listen_streams if path.startswith("/")}
+
+    def listens_on(self, path: str) -> bool:
+        return _same_run(path) in self.unix_paths
+
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "listen_streams": list(self.listen_streams)}
+
+
+def _same_run(path: str) -> str:
+    return "/run" + path[len("/var/run"):] if path.startswith("/var/run/") else path
 
 
 @dataclass
@@ -89,7 +101,8 @@ class Detection:
     daemon_json: DaemonJson | None = None
     sources: list[Source] = field(default_factory=list)
     hosts: list[Host] = field(default_factory=list)
-    flag_hosts: list[Host] = field(default_factory=list)
+    # Each -H host of the command line with the place its value came from.
+    flag_origins: list[tuple[Host, Origin]] = field(default_factory=list)
     tls: TlsSettings = field(default_factory=TlsSettings)
     findings: list[Finding] = field(default_factory=list)
     # Variable files read on the way, by host path, for the planner to edit.
@@ -102,6 +115,11 @@ class Detection:
     shell_wrapped: bool = False
     # The environment the detection ran with (XDG directories for --scope user).
     environ: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def flag_hosts(self) -> list[Host]:
+        """The hosts of the command line's -H flags, in order."""
+        return [host for host, _ in self.flag_origins]
 
     @property
     def argv(self) -> list[str]:

@@ -329,7 +329,8 @@ def rollback_last(
         after = detect(fs, scope=scope, unit=unit, environ=environ)
         outcome.after = [str(host) for host in after.hosts]
         if _can_restart(fs, restart, outcome):
-            unit_changed = any(".service" in entry.path or entry.path.endswith(".conf") for entry in journal.files)
+            # Units and drop-ins live under a systemd directory; they need a daemon-reload.
+            unit_changed = any("/systemd/" in entry.path for entry in journal.files)
             outcome.restart = restarter.restart_daemon(after, unit_changed, timeout)
             if verify:
                 outcome.verify = restarter.verify_hosts(after, after.hosts, timeout, probe_tls, notify)

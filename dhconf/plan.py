@@ -13,7 +13,7 @@ from typing import Any
 
 from dhconf import flags as flagedit
 from dhconf import writers
-from dhconf.detection import Detection
+from dhconf.detection import Detection, SocketUnit
 from dhconf.errors import InvalidInput, NotSupported
 from dhconf.findings import INFO, WARNING, Finding
 from dhconf.hosts import Host, parse_host
@@ -74,15 +74,15 @@ def normalize_request(detection: Detection, hosts: list[Host]) -> tuple[list[Hos
     findings: list[Finding] = []
     result: list[Host] = []
     wildcard_ports: dict[int, Host] = {}
-    activated = _activated_paths(detection)
+    socket = _activating_socket(detection)
     for host in hosts:
-        if host.is_unix and _same_run(host.address) in activated:
+        if socket is not None and host.is_unix and socket.listens_on(host.address):
             fd = parse_host("fd://")
             findings.append(
                 Finding(
                     "socket_activation_kept",
                     INFO,
-                    f"{host} is the path that {detection.socket.name} listens on; dhconf keeps fd:// "
+                    f"{host} is the path that {socket.name} listens on; dhconf keeps fd:// "
                     "so that dockerd takes systemd's socket instead of opening a second listener on it.",
                 )
             )
@@ -135,17 +135,13 @@ def check_listeners(hosts: list[Host]) -> None:
             )
 
 
-def _activated_paths(detection: Detection) -> set[str]:
-    """Paths that the socket unit passes as fd://, when the service takes sockets from it."""
+def _activating_socket(detection: Detection) -> SocketUnit | None:
+    """Return the socket unit that passes its sockets as fd://, when the service takes them."""
     if detection.socket is None or detection.platform.init != INIT_SYSTEMD:
-        return set()
+        return None
     if not any(host.is_fd for host in detection.flag_hosts):
-        return set()
-    return {_same_run(path) for path in detection.socket.listen_streams if path.startswith("/")}
-
-
-def _same_run(path: str) -> str:
-    return "/run" + path[len("/var/run"):] if path.startswith("/var/run/") else path
+        return None
+    return detection.socket
 
 
 def _socket_left_listening(detection: Detection, hosts: list[Host]) -> list[Finding]:

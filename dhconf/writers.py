@@ -144,8 +144,8 @@ def _target(
         )
     fixed = [
         host
-        for word_index, host in _flag_hosts_with_origin(detection)
-        if not (word_index.path == path and word_index.variable == variable)
+        for host, origin in detection.flag_origins
+        if not (origin.path == path and origin.variable == variable)
     ]
     missing = [host for host in fixed if host not in hosts]
     if missing:
@@ -155,22 +155,6 @@ def _target(
             "remove it"
         )
     return EnvTarget(path, variable, reader, value, fixed), ""
-
-
-def _flag_hosts_with_origin(detection: Detection) -> list[tuple[object, Host]]:
-    from dhconf.errors import InvalidHost
-    from dhconf.hosts import find_host_flags, parse_host
-
-    pairs = []
-    for flag in find_host_flags(detection.argv):
-        if flag.value is None:
-            continue
-        try:
-            host = parse_host(flag.value)
-        except InvalidHost:
-            continue
-        pairs.append((detection.command[flag.index + flag.length - 1].origin, host))
-    return pairs
 
 
 def write_env_file(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_flags) -> None:

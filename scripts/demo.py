@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,28 +27,12 @@ def dhconf(env: dict[str, str], *args: str) -> int:
     return subprocess.run(command, env=env, check=False).returncode
 
 
-def wait_for(unit, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not unit.ping():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"dockerd did not answer on {unit.socket_path}; its output:\n{unit.read_output()}")
-        time.sleep(0.1)
-
-
 def main() -> int:
     with systemd_user_bed() as bed:
-        state = bed.root / "docker"
-        state.mkdir()
-        config = state / "daemon.json"
-        config.write_text("{}\n")
-        unit = bed.write_docker_unit(extra_args=[f"--config-file={config}"])
-        bed.systemctl("daemon-reload")
-        bed.systemctl("start", unit.name)
-        wait_for(unit)
+        unit = bed.start_docker()
         print(f"sandbox: systemd --user under {bed.root}, dockerd on unix://{unit.socket_path}")
 
-        # dhconf keeps its journal for --scope user under $XDG_STATE_HOME/dhconf.
-        env = {**os.environ, **bed.env, "XDG_STATE_HOME": str(bed.root / "state")}
+        env = {**os.environ, **bed.env}
         port = free_port("127.0.0.1")
         steps = [
             ("detect",),

@@ -25,7 +25,7 @@ FORM_UNKNOWN = "unknown"
 
 _SHELLS = {"sh", "bash", "dash", "ash", "busybox"}
 _WHOLE_VARIABLE = re.compile(r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))$")
-_BRACED_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BRACED_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def expand_systemd_words(
         expanded = expand_variables([word], values)
         name = variable_name(word)
         if name is None:
-            braced = _BRACED_VARIABLE.findall(word)
+            braced = BRACED_VARIABLE.findall(word)
             name = braced[0] if len(braced) == 1 else None
         source = origins.get(name, origin) if name else origin
         words.extend(Word(text, source) for text in expanded)

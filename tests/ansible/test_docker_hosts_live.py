@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,7 +16,6 @@ from tests.bed.systemd_user import DockerUnit, SystemdUserBed, systemd_user_bed
 pytestmark = pytest.mark.integration
 
 ANSIBLE_HOST_FAILED = 2
-START_TIMEOUT = 60.0
 
 
 @dataclass
@@ -28,25 +26,13 @@ class LiveDocker:
     @property
     def environment(self) -> dict[str, str]:
         """The play's environment: the bed's bus and config, and dhconf's journal under the bed."""
-        return {**self.bed.env, "XDG_STATE_HOME": str(self.bed.root / "state")}
+        return dict(self.bed.env)
 
 
 @pytest.fixture
 def live_docker() -> Iterator[LiveDocker]:
     with systemd_user_bed() as bed:
-        state = bed.root / "docker"
-        state.mkdir()
-        config = state / "daemon.json"
-        config.write_text("{}\n")
-        unit = bed.write_docker_unit(extra_args=[f"--config-file={config}"])
-        bed.systemctl("daemon-reload")
-        bed.systemctl("start", unit.name)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not unit.ping():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not answer on {unit.socket_path}:\n{unit.read_output()[-2000:]}")
-            time.sleep(0.1)
-        yield LiveDocker(bed, unit)
+        yield LiveDocker(bed, bed.start_docker())
 
 
 def tcp_ping(port: int) -> bool:

@@ -49,6 +49,7 @@ DBUS_USER_SOCKET = ("/usr/lib/systemd/user/dbus.socket", "/lib/systemd/user/dbus
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 START_TIMEOUT = 20.0
+DOCKER_READY_TIMEOUT = 60.0  # dockerd's first start under a loaded CI machine, with room to spare
 STOP_TIMEOUT = 30.0
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with the terminating NUL
 
@@ -114,6 +115,17 @@ class DockerUnit:
         except FileNotFoundError:
             return ""
 
+    def wait_until_serving(self, timeout: float = DOCKER_READY_TIMEOUT) -> None:
+        """Wait until dockerd returns OK to ``GET /_ping``; raise with its output when it does not."""
+        deadline = time.monotonic() + timeout
+        while not self.ping():
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"dockerd did not respond on {self.socket_path} within {timeout:g} s; its output:\n"
+                    f"{self.read_output()[-2000:]}"
+                )
+            time.sleep(0.1)
+
 
 @dataclass
 class SystemdUserBed:
@@ -148,10 +160,14 @@ class SystemdUserBed:
 
     @property
     def env(self) -> dict[str, str]:
-        """The variables that point dbus-python and ``systemctl --user`` at this manager."""
+        """The variables that point dbus-python, ``systemctl --user`` and dhconf at this bed.
+
+        ``XDG_STATE_HOME`` puts dhconf's lock and journal for ``--scope user`` under the bed.
+        """
         return {
             "XDG_RUNTIME_DIR": str(self.runtime_dir),
             "XDG_CONFIG_HOME": str(self.config_home),
+            "XDG_STATE_HOME": str(self.root / "state"),
             "DBUS_SESSION_BUS_ADDRESS": self.bus_address,
         }
 
@@ -272,6 +288,22 @@ class SystemdUserBed:
         path = self.write_unit(name, text)
         return DockerUnit(name=name, path=path, state_dir=state_dir, socket_path=socket_path,
                           output_path=output_path, hosts=all_hosts)
+
+    def start_docker(self, **unit_options: object) -> DockerUnit:
+        """Write the docker unit with its own empty daemon.json, start it and wait until it serves.
+
+        ``--config-file`` makes dockerd and dhconf read the same daemon.json, under the bed.
+        ``unit_options`` go to ``write_docker_unit``; ``extra_args`` there is added to.
+        """
+        config = self.root / "docker" / "daemon.json"
+        config.parent.mkdir(exist_ok=True)
+        config.write_text("{}\n")
+        extra_args = [f"--config-file={config}", *unit_options.pop("extra_args", ())]
+        unit = self.write_docker_unit(extra_args=extra_args, **unit_options)
+        self.systemctl("daemon-reload")
+        self.systemctl("start", unit.name)
+        unit.wait_until_serving()
+        return unit
 
     def close(self) -> None:
         """Stop the units, then the manager by its pid, then what is left of its processes."""

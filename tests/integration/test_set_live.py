@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 60.0
 DHCONF_TIMEOUT = 120.0
 # The unit keeps the packaged start limit: 3 starts in 60 s.
 START_LIMIT_SECONDS = 60.0
@@ -87,16 +86,7 @@ class LiveDocker:
         if dirty or self.active_state() != "active" or not self.unit.ping():
             self.bed.systemctl("reset-failed", self.unit.name, check=False)
             self.bed.systemctl("restart", self.unit.name)
-            wait_until_serving(self.unit)
-
-
-def wait_until_serving(unit: DockerUnit) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not unit.ping():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"dockerd did not answer on {unit.socket_path}; its output:\n"
-                               f"{unit.read_output()[-2000:]}")
-        time.sleep(0.1)
+            self.unit.wait_until_serving()
 
 
 def run_dhconf(env: dict[str, str], *args: str) -> Completed:
@@ -143,14 +133,7 @@ def tcp_accepts(port: int) -> bool:
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveDocker]:
     with systemd_user_bed() as bed:
-        config = bed.root / "docker" / "daemon.json"
-        config.parent.mkdir()
-        config.write_text("{}\n")
-        unit = bed.write_docker_unit(extra_args=[f"--config-file={config}"])
-        bed.systemctl("daemon-reload")
-        bed.systemctl("start", unit.name)
-        wait_until_serving(unit)
-        yield LiveDocker(bed=bed, unit=unit)
+        yield LiveDocker(bed=bed, unit=bed.start_docker())
 
 
 @pytest.fixture

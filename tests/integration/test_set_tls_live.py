@@ -21,7 +21,7 @@ from dhconf.operations import rollback_last
 from dhconf.probe import TlsFiles
 from tests.bed.dockerd import TlsMaterial, free_port, make_tls_files
 from tests.bed.systemd_user import systemd_user_bed
-from tests.integration.test_set_live import Completed, LiveDocker, run_dhconf, wait_until_serving
+from tests.integration.test_set_live import Completed, LiveDocker, run_dhconf
 
 pytestmark = pytest.mark.integration
 
@@ -50,17 +50,11 @@ class TlsBed:
 @pytest.fixture(scope="module")
 def tls_bed() -> Iterator[TlsBed]:
     with systemd_user_bed() as bed:
-        config = bed.root / "docker" / "daemon.json"
-        config.parent.mkdir()
-        config.write_text("{}\n")
-        unit = bed.write_docker_unit(extra_args=[f"--config-file={config}"])
-        bed.systemctl("daemon-reload")
-        bed.systemctl("start", unit.name)
-        wait_until_serving(unit)
+        unit = bed.start_docker()
         tls = make_tls_files(bed.root / "tls", server_ips=("127.0.0.1",))
         # dhconf rejects a daemon key that other users can read.
         tls.server_key.chmod(0o600)
-        env = {**os.environ, **bed.env, "XDG_STATE_HOME": str(bed.root / "state")}
+        env = {**os.environ, **bed.env}
         yield TlsBed(docker=LiveDocker(bed=bed, unit=unit), tls=tls, env=env, port=free_port())
 
 
