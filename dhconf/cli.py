@@ -1,9 +1,9 @@
 """The dhconf command line: options, human and JSON output, exit codes.
 
 Only this module imports typer. Commands are thin: they call the library and
-print its result. Library errors become one line on stderr (or one JSON
-document on stdout with --json) and the exit code of their class; a
-traceback appears only with --debug.
+print its result. A library error becomes one line on stderr, plus one JSON
+document on stdout with --json, and the exit code of its class. A traceback
+appears only with --debug.
 """
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ def rollback(
 @app.command("probe")
 def probe(
     hosts: Optional[List[str]] = HOSTS,
-    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0.1, help="How long to wait for each host to answer, in seconds (default: 30, plus dockerd's start-up delay for plain TCP)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=0.1, help="How long to wait for each host to respond, in seconds (default: 30, plus dockerd's start-up delay for plain TCP)."),
     json_output: bool = JSON_AFTER,
     tlscacert: Optional[str] = typer.Option(None, "--tlscacert", metavar="PATH", help="CA certificate to verify the daemon with."),
     tlscert: Optional[str] = typer.Option(None, "--tlscert", metavar="PATH", help="Client certificate for TLS bindings."),

@@ -247,17 +247,17 @@ def _note_unread_options(detection: Detection, fs: RootFS, loaded: object) -> No
                 Source("env-file" if path in loaded_files else "shell-file", path, hosts, False, name, line)
             )
             if path in loaded_files:
-                why = (
+                reason = (
                     f"{loaded.name} loads {path} but its ExecStart does not expand ${name}"
                     + _expanded_hint(detection)
                 )
             else:
-                why = f"{loaded.name} ({loaded.fragment_path}) does not load {path}"
+                reason = f"{loaded.name} ({loaded.fragment_path}) does not load {path}"
             detection.findings.append(
                 Finding(
                     "options_not_read",
                     WARNING if hosts else INFO,
-                    f"{name} in {path} has no effect: {why}. Its value {value!r} is ignored; "
+                    f"{name} in {path} has no effect: {reason}. Its value {value!r} is ignored; "
                     "dhconf writes bindings where they take effect.",
                     path=path,
                     line=line,

@@ -109,7 +109,7 @@ class ServiceError(DhconfError):
 
 
 class ProbeFailed(DhconfError):
-    """A binding did not answer GET /_ping and GET /info in time."""
+    """A binding did not respond to GET /_ping and GET /info in time."""
 
     code = "probe_failed"
 

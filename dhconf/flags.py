@@ -61,7 +61,7 @@ def edit_options(
 
 
 def _same_hosts(argv: Sequence[str], hosts: Sequence[Host]) -> bool:
-    """Whether the host flags of ``argv`` name exactly ``hosts``, in order, once each."""
+    """Return whether the host flags of ``argv`` name exactly ``hosts``, in order, once each."""
     from dhconf.errors import InvalidHost
     from dhconf.hosts import parse_host
 

@@ -70,7 +70,7 @@ def state_directory(scope: str, environ: Mapping[str, str] | None = None) -> str
 
 
 def target_hosts(mode: str, current: Sequence[Host], requested: Sequence[Host]) -> list[Host]:
-    """Return the host set that ``set``, ``add`` or ``remove`` asks for."""
+    """Return the host set that ``set``, ``add`` or ``remove`` requests."""
     if mode == "set":
         return list(dict.fromkeys(requested))
     if mode == "add":
@@ -133,8 +133,8 @@ def change_hosts(
     with _maybe_lock(fs, dry_run, state_dir):
         findings = [] if dry_run else _recover_unfinished(fs, notify, state_dir)
         detection = detect(fs, scope=scope, unit=unit, environ=environ)
-        wanted = target_hosts(mode, detection.hosts, requested)
-        plan = plan_change(fs, detection, Request(wanted, via, tls, allow_insecure_tcp))
+        target = target_hosts(mode, detection.hosts, requested)
+        plan = plan_change(fs, detection, Request(target, via, tls, allow_insecure_tcp))
         outcome = Outcome(
             changed=plan.changed,
             dry_run=dry_run,
@@ -211,12 +211,12 @@ def _commit(fs: RootFS, journal: Any) -> None:
 def _can_restart(fs: RootFS, restart: bool, outcome: Outcome) -> bool:
     if restart and fs.is_live:
         return True
-    why = "--no-restart was given" if not restart else f"--root {fs.root} is not this machine's root"
+    reason = "--no-restart was given" if not restart else f"--root {fs.root} is not this machine's root"
     outcome.findings.append(
         Finding(
             "not_restarted",
             INFO,
-            f"the files are written but the daemon was not restarted ({why}); "
+            f"the files are written but the daemon was not restarted ({reason}); "
             "it keeps its old bindings until it restarts.",
         )
     )
@@ -279,7 +279,7 @@ def _roll_back(
     outcome.rolled_back = True
     outcome.verify = checks
     raise RolledBack(
-        f"the change was rolled back: the previous files are restored and the daemon answers on "
+        f"the change was rolled back: the previous files are restored and the daemon responds on "
         f"its old bindings again. What failed: {error}",
         outcome=outcome.to_json(),
     ) from error

@@ -106,7 +106,7 @@ def normalize_request(detection: Detection, hosts: list[Host]) -> tuple[list[Hos
 
 
 def _listen_address(host: Host) -> str:
-    """The address dockerd's listener takes: "localhost" resolves to 127.0.0.1 here."""
+    """Return the address dockerd's listener takes, with "localhost" as 127.0.0.1."""
     return "127.0.0.1" if host.host == "localhost" else host.host
 
 
@@ -145,7 +145,7 @@ def _activating_socket(detection: Detection) -> SocketUnit | None:
 
 
 def _socket_left_listening(detection: Detection, hosts: list[Host]) -> list[Finding]:
-    """Warn when dropping fd:// leaves the socket unit listening with nobody accepting on it."""
+    """Warn when dropping fd:// leaves the socket unit listening where no process accepts."""
     socket = detection.socket
     if socket is None or any(host.is_fd for host in hosts):
         return []

@@ -1,7 +1,7 @@
 """The platform: distribution family, init system and how docker is installed.
 
 Families are data. Each entry names the os-release IDs it covers and the
-files its packages use; the first family that matches the os-release ``ID``,
+files its packages use. The first family that matches the os-release ``ID``,
 then each ``ID_LIKE`` word in order, wins. The init system is read from the
 running system (or the ``--root`` tree), never guessed from the family.
 """
@@ -19,7 +19,7 @@ from dhconf.rootfs import RootFS
 
 @dataclass(frozen=True)
 class Family:
-    """What one distribution family ships for docker.
+    """The files one distribution family ships for docker.
 
     ``options_file`` is the shell variable file that its SysV, upstart or
     OpenRC scripts source (``/etc/default/docker`` on Debian), and
@@ -171,8 +171,8 @@ def detect_init(
     systemd counts only while it runs (``/run/systemd/system`` is a directory,
     as sd_booted(3) checks, or for ``--scope user`` on this machine the user
     manager's ``$XDG_RUNTIME_DIR/systemd/private`` socket exists). Without it,
-    OpenRC is told by ``/run/openrc`` or an OpenRC script, upstart by its job
-    file and ``initctl``, SysV by an init script.
+    OpenRC is detected by ``/run/openrc`` or an OpenRC script, upstart by its
+    job file and ``initctl``, and SysV by an init script.
     """
     environ = os.environ if environ is None else environ
     runtime_dir = environ.get("XDG_RUNTIME_DIR")

@@ -100,7 +100,7 @@ def verify_hosts(
     tls: Any,
     notify: Callable[[str], None],
 ) -> list[dict[str, Any]]:
-    """Probe every host; raise ProbeFailed naming each one that did not answer."""
+    """Probe every host, and raise ProbeFailed naming each one that did not respond."""
     from dhconf.probe import default_deadline, probe_hosts
 
     deadline = timeout or default_deadline(hosts, tls)
@@ -109,5 +109,5 @@ def verify_hosts(
     failed = [result for result in results if not result.ok]
     if failed:
         reasons = "; ".join(f"{result.host}: {result.error}" for result in failed)
-        raise ProbeFailed(f"the daemon does not answer on every binding: {reasons}", verify=documents)
+        raise ProbeFailed(f"the daemon does not respond on every binding: {reasons}", verify=documents)
     return documents

@@ -257,7 +257,7 @@ def write_dropin(fs: RootFS, detection: Detection, plan, hosts: list[Host], tls_
 
 
 def _has_reset_before(unit, setting) -> bool:
-    """Whether an empty ExecStart= in the same file comes before ``setting``."""
+    """Return whether an empty ExecStart= in the same file comes before ``setting``."""
     return any(
         other.key == "ExecStart" and not other.value and other.path == setting.path and other.line < setting.line
         for other in unit.settings

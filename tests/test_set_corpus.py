@@ -1,9 +1,9 @@
 """set on every corpus host tree: the result reads back as requested, and a second set changes nothing.
 
-Each changed file is read back by its own reader: /bin/sh for a file an init
-script sources, systemd's EnvironmentFile rules (checked against a live
-systemd in the corpus tests) for an environment file, the unit loader for a
-drop-in or unit, and a JSON parser for daemon.json.
+Each changed file is read back by its own reader. /bin/sh reads a file an
+init script sources, and systemd's EnvironmentFile rules read an environment
+file (the corpus tests check those rules against a live systemd). The unit
+loader reads a drop-in or unit, and a JSON parser reads daemon.json.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ REFUSED = {
     "system-unit-su-dockerd-rootless": "cannot rewrite",
     # DOCKER_OPTS refers to itself; systemd passes "${DOCKER_OPTS}" on as text.
     "ubuntu-dropin-relative-docker-with-self-reference": "remove them by hand",
-    # OPTIONS holds "$DOCKER_STORAGE_OPTIONS", which systemd passes on as text.
+    # OPTIONS contains "$DOCKER_STORAGE_OPTIONS", which systemd passes on as text.
     "centos7-redhat-1.3.2-unit-with-1.3.0-sysconfig": "remove them by hand",
     # A per-user daemon under OpenRC: no user manager to restart it through.
     "alpine-openrc-user-service": "systemd user manager only",

@@ -30,7 +30,7 @@ BRACED_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class Origin:
-    """Where an argument came from: a unit line, or a variable in a file."""
+    """The source of an argument: a unit line, or a variable in a file."""
 
     kind: str  # "unit", "environment", "env-file", "shell-file"
     path: str | None
@@ -46,7 +46,7 @@ class Word:
 
 @dataclass(frozen=True)
 class CommandForm:
-    """How the daemon is started: ``form`` and the index of its first option."""
+    """The daemon's command form and the index of its first option."""
 
     form: str
     args_start: int

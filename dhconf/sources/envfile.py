@@ -68,8 +68,8 @@ class VariableFile:
     assignments: list[Assignment] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     uncertain: set[str] = field(default_factory=set)
-    # The last assignment of each name, rebuilt when ``assignments`` has grown: the readers
-    # only append, and detect asks once per variable, which a scan made quadratic.
+    # The last assignment of each name, rebuilt when ``assignments`` has grown, because the
+    # readers only append. detect looks up every variable, which a scan made quadratic.
     _last: dict[str, Assignment] = field(default_factory=dict, init=False, repr=False, compare=False)
     _indexed: int = field(default=0, init=False, repr=False, compare=False)
 

@@ -98,7 +98,7 @@ def test_held_port_rolls_back_and_fails(ansible: Ansible, live_docker: LiveDocke
     assert result["rolled_back"] is True
     assert "address already in use" in result["msg"]
     assert result["msg"].startswith(
-        "the change was rolled back: the previous files are restored and the daemon answers on "
+        "the change was rolled back: the previous files are restored and the daemon responds on "
         "its old bindings again"
     ), result["msg"]
     assert [check["ok"] for check in result["verify"]] == [True]
